@@ -1,0 +1,382 @@
+"""The ``s3tui`` command: parse and check arguments, pick dashboard or headless, map exit codes.
+
+Everything a user can get wrong on the command line is checked here, before a byte of stdin is
+read, and reported as one line with exit code 2. Heavy imports (boto3, Textual) happen only after
+that, and Textual only when the dashboard is actually shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlparse
+
+from s3tui import __version__
+from s3tui.errors import EXIT_SIGINT, EXIT_SIGTERM, S3tuiError, UsageError
+from s3tui.sizes import parse_size
+
+CANNED_ACLS = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+)
+SSE_CHOICES = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (plus a hint), not the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="s3tui",
+        description="Stream data into S3 with concurrent multipart uploads and a live dashboard.",
+    )
+    p.add_argument("--version", action="version", version=f"s3tui {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    put = sub.add_parser(
+        "put",
+        help="upload stdin ('-'), a file or a directory tree",
+        description="Upload SOURCE to DEST (s3://BUCKET/KEY). SOURCE '-' reads stdin.",
+    )
+    put.add_argument(
+        "paths", nargs="*", metavar="SOURCE... DEST", help="'-' for stdin, then s3://BUCKET/KEY"
+    )
+    put.add_argument("--bucket", help="destination bucket (instead of DEST)")
+    put.add_argument("--key", help="destination key (with --bucket)")
+    g = put.add_argument_group("endpoint and credentials")
+    g.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    g.add_argument("--region", help="region (default: from the AWS config, else us-east-1)")
+    g.add_argument("--profile", help="named profile from ~/.aws/config")
+    g = put.add_argument_group("sizes and limits")
+    g.add_argument(
+        "--chunk-size",
+        metavar="SIZE",
+        help="first part size, 5MiB-5GiB "
+        "(default 8MiB; doubles every 1,000 parts when the size is unknown)",
+    )
+    g.add_argument(
+        "--expected-size",
+        metavar="SIZE",
+        help="size hint: plans part sizes, fails if the stream grows past it",
+    )
+    g.add_argument(
+        "--min-size",
+        metavar="SIZE",
+        help="fail, storing nothing, if the stream ends shorter than this",
+    )
+    g.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="parts in flight (default 8)"
+    )
+    g.add_argument(
+        "--max-spool",
+        metavar="SIZE",
+        default="1GiB",
+        help="cap on temp-disk use; reading pauses when reached (default 1GiB)",
+    )
+    g.add_argument(
+        "--spool-dir",
+        metavar="DIR",
+        help="where chunks are spooled (default $TMPDIR, else the user cache dir)",
+    )
+    g = put.add_argument_group("retries and deadlines")
+    g.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="attempts per part after the first (default 9)",
+    )
+    g.add_argument(
+        "--timeout-factor",
+        type=float,
+        default=None,
+        metavar="X",
+        help="deadline = latency + size/estimate * X (default 3)",
+    )
+    g.add_argument("--bwlimit", metavar="RATE", help="cap the upload rate, e.g. 20MB (per second)")
+    g = put.add_argument_group("object")
+    g.add_argument(
+        "--content-type",
+        "--mime-type",
+        dest="content_type",
+        metavar="T",
+        help="Content-Type (default binary/octet-stream for streams)",
+    )
+    g.add_argument(
+        "--acl", choices=CANNED_ACLS, metavar="CANNED", help="canned ACL (none sent by default)"
+    )
+    g.add_argument("--sse", choices=SSE_CHOICES, help="server-side encryption")
+    g.add_argument("--sse-kms-key-id", metavar="ID", help="KMS key for --sse aws:kms")
+    g.add_argument("--storage-class", metavar="C", help="e.g. STANDARD_IA, GLACIER_IR")
+    g.add_argument(
+        "--metadata", action="append", default=[], metavar="K=V", help="user metadata (repeatable)"
+    )
+    g = put.add_argument_group("output")
+    g.add_argument("--no-tui", action="store_true", help="headless: progress on stderr")
+    g.add_argument("--tui", action="store_true", help="dashboard even with stdin piped")
+    g.add_argument("--json", action="store_true", help="progress and summary as JSON lines")
+    g.add_argument("--quiet", "-q", action="store_true", help="only errors and warnings")
+    g.add_argument(
+        "--stats-file",
+        metavar="PATH",
+        help="append one JSON line per request attempt (perf_data columns)",
+    )
+
+    sub.add_parser(
+        "demo", help="a first run: local S3 server, a slow stream with faults, the dashboard"
+    )
+    return p
+
+
+@dataclass
+class PutArgs:
+    sources: list[str]
+    bucket: str
+    key: str
+    endpoint_url: str | None
+    region: str | None
+    profile: str | None
+    config: Any  # UploadConfig
+    options: Any  # ObjectOptions
+    tui: bool
+    json: bool
+    quiet: bool
+    stats_file: Path | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _size(value: str | None, flag: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise UsageError(f"{flag}: {e}") from None
+
+
+def parse_dest(url: str) -> tuple[str, str]:
+    if not url.startswith("s3://"):
+        raise UsageError(f"destination {url!r} is not an S3 URL: write s3://BUCKET/KEY")
+    rest = url[5:]
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise UsageError(f"destination {url!r} has no bucket: write s3://BUCKET/KEY")
+    return bucket, key
+
+
+def check_put(ns: argparse.Namespace) -> PutArgs:
+    """Turn parsed arguments into a checked plan, or raise UsageError (exit 2)."""
+    from s3tui.engine.config import ObjectOptions, UploadConfig
+    from s3tui.engine.plan import DEFAULT_CHUNK, validate_chunk_size
+    from s3tui.engine.remote import check_bucket_name
+
+    paths = list(ns.paths)
+    if ns.bucket:
+        if not ns.key:
+            raise UsageError("--bucket needs --key KEY (or write DEST as s3://BUCKET/KEY)")
+        bucket, key = ns.bucket, ns.key
+        sources = paths
+    else:
+        if ns.key:
+            raise UsageError("--key needs --bucket BUCKET")
+        if len(paths) < 2:
+            raise UsageError("put needs SOURCE and DEST, e.g. `s3tui put - s3://bucket/key`")
+        bucket, key = parse_dest(paths[-1])
+        sources = paths[:-1]
+    if not sources:
+        raise UsageError("put needs a SOURCE: '-' for stdin")
+    try:
+        check_bucket_name(bucket)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if sources != ["-"]:
+        if "-" in sources:
+            raise UsageError("'-' (stdin) cannot be combined with other sources")
+        raise UsageError(
+            "uploading files and directories is not supported yet: pipe them, "
+            "e.g. `tar c DIR | s3tui put - s3://bucket/key.tar`"
+        )
+    if not key or key.endswith("/"):
+        raise UsageError("a stream needs a full key: write s3://BUCKET/path/name, not a prefix")
+
+    if ns.endpoint_url:
+        u = urlparse(ns.endpoint_url)
+        if u.scheme not in ("http", "https") or not u.netloc:
+            raise UsageError(
+                f"--endpoint-url {ns.endpoint_url!r} is not a URL: write e.g. "
+                "http://127.0.0.1:9000 or https://s3.example.com"
+            )
+    chunk = _size(ns.chunk_size, "--chunk-size") or DEFAULT_CHUNK
+    try:
+        validate_chunk_size(chunk)
+    except ValueError as e:
+        raise UsageError(f"--chunk-size: {e}") from None
+    expected = _size(ns.expected_size, "--expected-size")
+    min_size = _size(ns.min_size, "--min-size")
+    if expected is not None and min_size is not None and min_size > expected:
+        raise UsageError("--min-size is larger than --expected-size: no stream can satisfy both")
+    max_spool = _size(ns.max_spool, "--max-spool") or 0
+    if max_spool < chunk:
+        raise UsageError(
+            f"--max-spool {ns.max_spool} is smaller than one chunk "
+            f"({ns.chunk_size or '8MiB'}): raise it or lower --chunk-size"
+        )
+    if not 1 <= ns.concurrency <= 64:
+        raise UsageError("--concurrency must be between 1 and 64")
+    cfg_kw: dict[str, Any] = {}
+    if ns.retries is not None:
+        if ns.retries < 0:
+            raise UsageError("--retries must be 0 or more")
+        cfg_kw["max_attempts"] = ns.retries + 1
+    if ns.timeout_factor is not None:
+        if ns.timeout_factor <= 0:
+            raise UsageError("--timeout-factor must be positive, e.g. 3")
+        cfg_kw["timeout_factor"] = ns.timeout_factor
+    bwlimit = _size(ns.bwlimit, "--bwlimit")
+    if bwlimit is not None and bwlimit < 64 * 1024:
+        raise UsageError("--bwlimit is below 64KB per second: write e.g. --bwlimit 5MB")
+    metadata: dict[str, str] = {}
+    for item in ns.metadata:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise UsageError(f"--metadata {item!r}: write KEY=VALUE")
+        metadata[k] = v
+    if ns.sse_kms_key_id and ns.sse not in ("aws:kms", "aws:kms:dsse"):
+        raise UsageError("--sse-kms-key-id needs --sse aws:kms")
+    spool_dir = Path(ns.spool_dir).expanduser() if ns.spool_dir else None
+    if spool_dir is not None and spool_dir.exists() and not spool_dir.is_dir():
+        raise UsageError(f"--spool-dir {spool_dir} is not a directory")
+    stats = Path(ns.stats_file).expanduser() if ns.stats_file else None
+    if stats is not None and not stats.parent.is_dir():
+        raise UsageError(f"--stats-file: directory {stats.parent} does not exist")
+    if ns.tui and ns.no_tui:
+        raise UsageError("--tui and --no-tui contradict each other: pick one")
+
+    cfg = UploadConfig(
+        concurrency=ns.concurrency,
+        chunk_size=chunk,
+        max_spool=max_spool,
+        spool_dir=spool_dir,
+        expected_size=expected,
+        min_size=min_size,
+        bwlimit=bwlimit,
+        **cfg_kw,
+    )
+    options = ObjectOptions(
+        content_type=ns.content_type,
+        acl=ns.acl,
+        sse=ns.sse,
+        sse_kms_key_id=ns.sse_kms_key_id,
+        storage_class=ns.storage_class,
+        metadata=metadata,
+    )
+    return PutArgs(
+        sources,
+        bucket,
+        key,
+        ns.endpoint_url,
+        ns.region,
+        ns.profile,
+        cfg,
+        options,
+        tui=bool(ns.tui),
+        json=ns.json,
+        quiet=ns.quiet,
+        stats_file=stats,
+    )
+
+
+def run_put(args: PutArgs) -> int:
+    from s3tui.engine.remote import Remote, RemoteError, make_client
+    from s3tui.engine.stats import StatsFile
+    from s3tui.engine.stream import StreamUpload
+    from s3tui.report.headless import HeadlessReporter
+
+    if args.tui:
+        raise UsageError("the dashboard is not available yet: drop --tui")
+    try:
+        client = make_client(
+            args.endpoint_url,
+            args.region,
+            args.profile,
+            max_connections=args.config.concurrency + 4,
+        )
+    except RemoteError as e:
+        raise S3tuiError(str(e)) from None
+    stats = StatsFile(args.stats_file) if args.stats_file else None
+    job = StreamUpload(
+        source_fd=sys.stdin.fileno(),
+        remote=Remote(client, args.bucket),
+        key=args.key,
+        cfg=args.config,
+        options=args.options,
+        on_record=[stats] if stats else None,
+    )
+    reporter = HeadlessReporter(job.progress, json_lines=args.json, quiet=args.quiet)
+    with _signals_cancel(job):
+        reporter.start()
+        try:
+            result = job.run()
+        finally:
+            reporter.stop()
+            if stats:
+                stats.close()
+    reporter.summary(result, job.transfer.records)
+    return result.exit_code
+
+
+class _signals_cancel:
+    """SIGINT/SIGTERM go through the job's one stop path (abort, clean spool, exit code)."""
+
+    def __init__(self, job: Any) -> None:
+        self.job = job
+        self.saved: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        def handler(signum: int, frame: object) -> None:
+            code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
+            name = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
+            self.job.cancel(code, f"{name}: the upload was aborted, nothing was stored")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.saved[sig] = signal.signal(sig, handler)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self.saved.items():
+            signal.signal(sig, old)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(argv)
+        if ns.command == "put":
+            return run_put(check_put(ns))
+        if ns.command == "demo":
+            from s3tui.demo import run_demo
+
+            return run_demo()
+        parser.print_help(sys.stderr)
+        return 2
+    except S3tuiError as e:
+        print(f"s3tui: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("s3tui: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except BrokenPipeError:
+        os._exit(1)

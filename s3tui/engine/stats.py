@@ -1,0 +1,56 @@
+"""Per-attempt statistics: the columns of the s3-upload seed's ``perf_data``, for every attempt."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of one request. ``success_ms`` is None for a failed attempt."""
+
+    label: str
+    part: int | None
+    file: str | None
+    bytes: int
+    attempt: int
+    success_ms: float | None  # duration of this (successful) attempt
+    total_ms: float  # since the first attempt of this request began, earlier attempts included
+    MBps: float  # this attempt's throughput, decimal MB/s
+    MBps_est: float  # the bandwidth estimate after this attempt
+    deadline_s: float
+    ok: bool
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+class StatsFile:
+    """JSON lines, one per attempt, flushed as they come so a crash loses nothing written."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._lock = threading.Lock()
+
+    def __call__(self, record: AttemptRecord) -> None:
+        with self._lock:
+            self._fh.write(record.to_json() + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()

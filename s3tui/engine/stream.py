@@ -1,0 +1,411 @@
+"""Upload a stream (stdin, a pipe) of unknown length: spool chunks, upload parts as they fill.
+
+The reader runs in the caller's thread: it reserves spool space (waiting while the spool is full),
+writes one chunk file while computing its CRC32C, and hands the full chunk to the worker pool.
+Workers upload it as one part and delete it. At end of stream the last part goes up and the
+upload is completed and verified. A stream shorter than one chunk becomes a single PutObject.
+
+Every way out of :meth:`StreamUpload.run` goes through one ``finally``: cut requests in flight,
+abort the multipart upload unless it completed, delete the spool, report the exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import crc32c
+
+from s3tui.engine.body import FileRangeBody
+from s3tui.engine.config import ObjectOptions, UploadConfig
+from s3tui.engine.job import Result
+from s3tui.engine.plan import MAX_PARTS, plan_parts
+from s3tui.engine.progress import PartState, Phase, Progress
+from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
+from s3tui.engine.spool import Spool
+from s3tui.engine.stats import AttemptRecord
+from s3tui.engine.transfer import Task, Transfer
+from s3tui.errors import EXIT_FAILED
+from s3tui.sizes import format_size
+
+READ_BLOCK = 1024 * 1024
+POLL_MS = 200
+CONTROL_DEADLINE = 60.0  # create / complete / abort: no body, but complete can be slow on AWS
+
+
+class _Stop(Exception):
+    """Internal: the stop flag was raised while the reader was waiting."""
+
+
+class StreamUpload:
+    """An :class:`~s3tui.engine.job.UploadJob` for one stream to one key."""
+
+    def __init__(
+        self,
+        source_fd: int,
+        remote: Remote,
+        key: str,
+        cfg: UploadConfig,
+        options: ObjectOptions | None = None,
+        on_record: list[Callable[[AttemptRecord], None]] | None = None,
+        source_label: str = "stdin",
+    ) -> None:
+        self.source_fd = source_fd
+        self.remote = remote
+        self.key = key
+        self.cfg = cfg
+        self.options = options or ObjectOptions()
+        self.progress = Progress(source_label, f"s3://{remote.bucket}/{key}")
+        self.progress.set_expected(cfg.expected_size)
+        self.transfer = Transfer(
+            cfg,
+            self.progress,
+            classify=lambda e: classify(e, remote.bucket, key, remote.endpoint),
+            on_record=on_record,
+        )
+        self._stop = self.transfer.stop
+        self._outcome: tuple[int, str] | None = None  # first failure or cancel wins
+        self._outcome_lock = threading.Lock()
+        self._parts: dict[int, tuple[str, int]] = {}  # number -> (etag, crc)
+        self._outstanding = 0
+        self._cond = threading.Condition()
+        self.spool: Spool | None = None
+        self.upload_id: str | None = None
+
+    # --- steering (any thread) ---
+    def cancel(self, exit_code: int, reason: str) -> None:
+        with self._outcome_lock:
+            if self._outcome is None:
+                self._outcome = (exit_code, reason)
+        self._stop.set()
+        self.transfer.watchdog.fire_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def fail(self, message: str) -> None:
+        self.cancel(EXIT_FAILED, message)
+
+    def set_paused(self, paused: bool) -> None:
+        self.transfer.gate.set_paused(paused)
+
+    def set_concurrency(self, n: int) -> int:
+        return self.transfer.set_concurrency(n)
+
+    # --- the job ---
+    def run(self) -> Result:
+        completed = False
+        result: Result | None = None
+        try:
+            self.spool = Spool(self.cfg.spool_dir, self.cfg.max_spool)
+            self.progress.spool_fn = self.spool.usage
+            self.upload_id = self._control(
+                "create upload",
+                lambda: self.remote.create_multipart(self.key, self.options.to_s3_args()),
+            )
+            self.progress.set_phase(Phase.RUNNING)
+            self.transfer.start()
+            result = self._stream()
+            completed = result is not None
+        except _Stop:
+            pass
+        except Exception as e:  # the stop path reports it; nothing may escape uncleaned
+            self.fail(_describe(e, self.spool))
+        finally:
+            self._cleanup(completed)
+        if result is not None:
+            self.progress.set_phase(Phase.DONE, result.message)
+            return result
+        code, message = self._outcome or (EXIT_FAILED, "upload failed")
+        phase = Phase.FAILED if code == EXIT_FAILED else Phase.CANCELLED
+        self.progress.set_phase(phase, message)
+        snap = self.progress.snapshot()
+        return Result(
+            code,
+            message,
+            size=snap.bytes_read,
+            seconds=snap.elapsed,
+            parts=snap.parts_done,
+            retries=snap.retries,
+        )
+
+    def _stream(self) -> Result | None:
+        assert self.spool is not None
+        plan = plan_parts(self.cfg.chunk_size, self.cfg.expected_size)
+        total = 0
+        number = 0
+        while True:
+            number += 1
+            if number > MAX_PARTS:
+                self.fail(
+                    f"stream exceeds {MAX_PARTS} parts: pass --expected-size or a larger "
+                    "--chunk-size"
+                )
+                raise _Stop
+            size = plan.size_of(number)
+            if not self.spool.reserve(size, self._stop):
+                raise _Stop
+            label = f"part {number}"
+            self.progress.part_added(label, size, number=number, state=PartState.SPOOLING)
+            fd, path = self.spool.create(f"part-{number:05d}")
+            try:
+                written, crc, eof = self._fill(fd, size)
+            finally:
+                os.close(fd)
+            total += written
+            self.spool.shrink(size, written)
+            if self.cfg.expected_size is not None and total > self.cfg.expected_size:
+                self.fail(
+                    f"the stream is larger than --expected-size "
+                    f"{format_size(self.cfg.expected_size)}: nothing was stored"
+                )
+                raise _Stop
+            if eof and number == 1:
+                return self._single_put(path, written, crc, label)
+            if eof and written == 0:
+                self.spool.remove(path, 0)
+                self.progress.part_failed(label)  # an empty tail: no part, just drop the row
+                number -= 1
+                break
+            self._submit_part(number, label, path, written, crc)
+            if eof:
+                break
+        self.progress.set_total(total, parts_total=number)
+        self._check_min_size(total)
+        self._wait_parts()
+        return self._complete(total, number)
+
+    def _fill(self, fd: int, size: int) -> tuple[int, int, bool]:
+        """Copy up to ``size`` bytes from the source into ``fd``; returns (bytes, crc, eof)."""
+        buf = bytearray(min(READ_BLOCK, size) or 1)
+        view = memoryview(buf)
+        src = self.source_fd
+        poller = select.poll()
+        poller.register(src, select.POLLIN | select.POLLHUP | select.POLLERR)
+        written, crc = 0, 0
+        while written < size:
+            if self._stop.is_set():
+                raise _Stop
+            if not poller.poll(POLL_MS):
+                continue
+            want = min(len(buf), size - written)
+            try:
+                n = os.readv(src, [view[:want]])
+            except OSError as e:
+                raise _SourceError(f"cannot read {self.progress.source}: {e.strerror}") from e
+            if n == 0:
+                return written, crc, True
+            chunk = view[:n]
+            crc = crc32c.crc32c(chunk, crc)
+            _write_all(fd, chunk)
+            written += n
+            self.progress.add_read(n)
+        return written, crc, False
+
+    def _submit_part(self, number: int, label: str, path: Path, size: int, crc: int) -> None:
+        assert self.spool is not None and self.upload_id is not None
+        spool, remote, upload_id, limiter = (
+            self.spool,
+            self.remote,
+            self.upload_id,
+            self.transfer.limiter,
+        )
+
+        def attempt(sent: Callable[[int], None]) -> tuple[str, str | None]:
+            with FileRangeBody(path, 0, size, sent, limiter) as body:
+                return remote.upload_part(self.key, upload_id, number, body, size, crc)
+
+        def on_success(res: tuple[str, str | None]) -> None:
+            spool.remove(path, size)
+            with self._cond:
+                self._parts[number] = (res[0], crc)
+                self._outstanding -= 1
+                self._cond.notify_all()
+
+        def on_failure(f: Failure) -> None:
+            self.fail(f.message)
+
+        with self._cond:
+            self._outstanding += 1
+        self.progress.part_queued(label, size)
+        self.transfer.submit(Task(label, size, attempt, on_success, on_failure, part=number))
+
+    def _wait_parts(self) -> None:
+        self.progress.set_phase(Phase.COMPLETING)
+        with self._cond:
+            while self._outstanding > 0:
+                if self._stop.is_set():
+                    raise _Stop
+                self._cond.wait(0.2)
+        if self._stop.is_set():
+            raise _Stop
+
+    def _check_min_size(self, total: int) -> None:
+        if self.cfg.min_size is not None and total < self.cfg.min_size:
+            self.fail(
+                f"the stream ended at {format_size(total)}, below --min-size "
+                f"{format_size(self.cfg.min_size)}: nothing was stored"
+            )
+            raise _Stop
+
+    def _single_put(self, path: Path, size: int, crc: int, label: str) -> Result:
+        """A stream shorter than one chunk: one PutObject, no multipart upload needed."""
+        assert self.spool is not None and self.upload_id is not None
+        self.progress.set_total(size, parts_total=1)
+        self._check_min_size(size)
+        with contextlib.suppress(Exception):
+            self._abort()  # the preflight upload is not needed; abort before the put
+        self.upload_id = None
+        limiter = self.transfer.limiter
+
+        def attempt(sent: Callable[[int], None]) -> dict[str, Any]:
+            with FileRangeBody(path, 0, size, sent, limiter) as body:
+                return self.remote.put_object(self.key, body, size, crc, self.options.to_s3_args())
+
+        self.progress.part_queued(label, size)
+        resp = self._run_sync(Task(label, size, attempt, lambda r: None, self._fail_task, part=1))
+        self.spool.remove(path, size)
+        checksum = crc32c_b64(crc)
+        self._verify_head(size, resp.get("ChecksumCRC32C"), checksum)
+        return self._result(size, 1, resp.get("ETag"), checksum)
+
+    def _complete(self, total: int, parts: int) -> Result:
+        assert self.upload_id is not None
+        ordered = sorted((n, etag, crc) for n, (etag, crc) in self._parts.items())
+        if [n for n, _, _ in ordered] != list(range(1, parts + 1)):
+            self.fail("internal error: parts missing at completion; nothing was stored")
+            raise _Stop
+        expected = composite_crc32c_b64([crc for _, _, crc in ordered])
+        resp = self._control(
+            "complete upload", lambda: self.remote.complete(self.key, self.upload_id or "", ordered)
+        )
+        self.upload_id = None  # completed: nothing to abort any more
+        self._verify_head(total, resp.get("ChecksumCRC32C"), expected)
+        return self._result(total, parts, resp.get("ETag"), expected)
+
+    def _verify_head(self, size: int, reported: str | None, expected: str) -> None:
+        """What S3 says it stored must be what was read; a mismatch fails (and is deleted)."""
+        problem = None
+        if reported is not None and reported != expected:
+            problem = f"checksum {reported} != local {expected}"
+        else:
+            head = self._control("verify", lambda: self.remote.head(self.key))
+            if head is None:
+                problem = "the object is missing after completion"
+            elif head.get("ContentLength") != size:
+                problem = f"size {head.get('ContentLength')} != {size} bytes read"
+        if problem:
+            with contextlib.suppress(Exception):
+                self.remote.client.delete_object(Bucket=self.remote.bucket, Key=self.key)
+            self.fail(f"integrity check failed ({problem}); the object was deleted: retry")
+            raise _Stop
+
+    def _result(self, size: int, parts: int, etag: str | None, checksum: str) -> Result:
+        snap = self.progress.snapshot()
+        secs = snap.elapsed
+        rate = size / secs / 1e6 if secs > 0 else 0.0
+        msg = (
+            f"uploaded {format_size(size)} to {self.progress.dest} in {secs:.1f}s "
+            f"({rate:.1f} MB/s, {parts} part{'s' if parts != 1 else ''}, "
+            f"{snap.retries} retries)"
+        )
+        return Result(
+            0,
+            msg,
+            size=size,
+            seconds=secs,
+            parts=parts,
+            retries=snap.retries,
+            etag=(etag or "").strip('"') or None,
+            checksum=checksum,
+        )
+
+    # --- requests run in this thread, with the same retry policy as parts ---
+    def _fail_task(self, f: Failure) -> None:
+        self.fail(f.message)
+
+    def _run_sync(self, task: Task) -> Any:
+        box: list[Any] = []
+        task.on_success = box.append
+        if not self.transfer.run_task(task) or not box:
+            raise _Stop
+        return box[0]
+
+    def _control(self, label: str, call: Callable[[], Any]) -> Any:
+        self.progress.part_added(label, 0)
+        return self._run_sync(
+            Task(
+                label,
+                0,
+                lambda sent: call(),
+                lambda r: None,
+                self._fail_task,
+                fixed_deadline=CONTROL_DEADLINE,
+            )
+        )
+
+    def _abort(self) -> None:
+        if self.upload_id is None:
+            return
+        upload_id, self.upload_id = self.upload_id, None
+        last: Exception | None = None
+        for attempt in range(3):
+            with self.transfer.watchdog.guard(15.0 * (attempt + 1)):
+                try:
+                    self.remote.abort(self.key, upload_id)
+                    return
+                except Exception as e:  # retried below, then reported
+                    last = e
+                    if "NoSuchUpload" in str(e):
+                        return
+            time.sleep(0.5 * (attempt + 1))
+        self.progress.event(
+            "warning",
+            "abort",
+            reason=f"could not abort upload {upload_id}: {last}",
+            next="abort it with `aws s3api abort-multipart-upload`",
+        )
+
+    def _cleanup(self, completed: bool) -> None:
+        self._stop.set()
+        self.transfer.watchdog.fire_all()
+        self.transfer.shutdown(wait=True, timeout=30.0)
+        if not completed:
+            self._abort()
+        if self.spool is not None:
+            self.spool.cleanup()
+
+
+class _SourceError(Exception):
+    pass
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def _describe(e: BaseException, spool: Spool | None) -> str:
+    """One line for a failure raised outside the request path (spool, source)."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = spool.dir if spool else "the spool dir"
+        return (
+            f"the spool disk is full at {where}: free space, lower --max-spool, or pass "
+            "--spool-dir on a bigger disk"
+        )
+    if isinstance(e, _SourceError):
+        return str(e)
+    from s3tui.errors import S3tuiError
+
+    if isinstance(e, S3tuiError):
+        return str(e)
+    if isinstance(e, OSError):
+        return f"{e.strerror or e}: {getattr(e, 'filename', '') or ''}".strip(": ")
+    return f"unexpected error: {type(e).__name__}: {e}"

@@ -1,0 +1,244 @@
+"""The worker pool: every request of a job runs here, with deadlines, retries and statistics.
+
+A :class:`Task` is one request's worth of work (a part, or a whole small file). Workers take
+tasks from a queue, wait for a slot at the :class:`~s3tui.engine.gate.ConcurrencyGate`, and run
+attempts under a watchdog guard until one succeeds, the error is not worth retrying, the attempt
+limit is hit, or nothing has succeeded for ``give_up_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from s3tui.engine.bandwidth import BandwidthEstimator, RateLimiter, deadline_for, retry_delay
+from s3tui.engine.config import UploadConfig
+from s3tui.engine.gate import ConcurrencyGate
+from s3tui.engine.progress import Progress
+from s3tui.engine.remote import Failure
+from s3tui.engine.stats import AttemptRecord
+from s3tui.engine.watchdog import Guard, Watchdog
+
+# How many worker threads exist; the gate decides how many of them may send at once.
+MAX_WORKERS = 64
+
+
+@dataclass
+class Task:
+    label: str
+    size: int
+    # One attempt: gets a progress callback (bytes sent, may be negative on rewind), returns a
+    # result for ``on_success``. Raising means the attempt failed.
+    attempt: Callable[[Callable[[int], None]], Any]
+    on_success: Callable[[Any], None]
+    on_failure: Callable[[Failure], None]
+    part: int | None = None
+    file: str | None = None
+    # Fixed deadline for requests whose time does not scale with a body (complete, abort).
+    fixed_deadline: float | None = None
+    first_started: float = field(default=0.0)
+
+
+class Transfer:
+    def __init__(
+        self,
+        cfg: UploadConfig,
+        progress: Progress,
+        classify: Callable[[BaseException], Failure],
+        on_record: list[Callable[[AttemptRecord], None]] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.progress = progress
+        self.classify = classify
+        self.records: list[AttemptRecord] = []
+        self._on_record = list(on_record or [])
+        self.estimator = BandwidthEstimator(cfg.initial_bandwidth, cfg.ewma_alpha)
+        self.gate = ConcurrencyGate(cfg.concurrency, hold=cfg.slowdown_hold)
+        self.limiter = RateLimiter(cfg.bwlimit) if cfg.bwlimit else None
+        self.watchdog = Watchdog()
+        self.stop = threading.Event()
+        self._queue: queue.Queue[Task | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._last_success = time.monotonic()
+        self._rng = random.Random()
+        progress.estimate_fn = lambda: self.estimator.value
+        progress.gate_fn = lambda: (self.gate.limit, self.gate.ceiling, self.gate.paused)
+        progress.bwlimit = cfg.bwlimit
+
+    # --- pool ---
+    def start(self) -> None:
+        self._grow(self.cfg.concurrency)
+
+    def _grow(self, n: int) -> None:
+        with self._lock:
+            while len(self._threads) < min(n, MAX_WORKERS):
+                t = threading.Thread(
+                    target=self._worker, name=f"s3tui-worker-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(t)
+                t.start()
+
+    def submit(self, task: Task) -> None:
+        self._queue.put(task)
+
+    def set_concurrency(self, n: int) -> int:
+        n = max(1, min(n, MAX_WORKERS))
+        self._grow(n)
+        return self.gate.set_ceiling(n)
+
+    def shutdown(self, wait: bool = True, timeout: float = 30.0) -> None:
+        """Stop the workers. With ``stop`` set, in-flight attempts are cut by their guards."""
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            deadline = time.monotonic() + timeout
+            for t in self._threads:
+                t.join(max(0.0, deadline - time.monotonic()))
+        self.gate.close()
+        self.watchdog.stop()
+
+    def _worker(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is None:
+                return
+            if self.stop.is_set():
+                continue
+            self.run_task(task)
+
+    # --- one task, all its attempts ---
+    def run_task(self, task: Task) -> bool:
+        """Run ``task`` to success or final failure in the calling thread."""
+        task.first_started = time.monotonic()
+        attempt = 0
+        while not self.stop.is_set():
+            attempt += 1
+            if not self.gate.acquire(self.stop):
+                return False
+            ok = False
+            try:
+                ok, failure, guard, seconds = self._one_attempt(task, attempt)
+            finally:
+                self.gate.release(ok)
+            if ok:
+                return True
+            assert failure is not None
+            if failure.slowdown:
+                self.gate.slow_down()
+            stalled_for = time.monotonic() - self._last_success
+            give_up = (
+                not failure.retryable
+                or attempt >= self.cfg.max_attempts
+                or stalled_for > self.cfg.give_up_after
+            )
+            if give_up and failure.retryable:
+                why = (
+                    f"gave up after {attempt} attempts"
+                    if attempt >= self.cfg.max_attempts
+                    else f"no request succeeded for {stalled_for:.0f}s"
+                )
+                failure = Failure(
+                    False,
+                    failure.slowdown,
+                    failure.reason,
+                    f"{task.label}: {why}, last error: {failure.message}",
+                )
+            if give_up:
+                self.progress.part_failed(task.label)
+                self.progress.event(
+                    "failed",
+                    task.label,
+                    attempt=attempt,
+                    reason=failure.reason,
+                    deadline=guard.seconds,
+                    next="upload fails",
+                )
+                task.on_failure(failure)
+                return False
+            delay = retry_delay(attempt, self.cfg, self._rng)
+            self.progress.part_retrying(task.label)
+            self.progress.event(
+                "retry",
+                task.label,
+                attempt=attempt,
+                reason=failure.reason,
+                deadline=guard.seconds,
+                next=f"attempt {attempt + 1} in {delay:.1f}s",
+            )
+            if self.stop.wait(delay):
+                return False
+        return False
+
+    def _one_attempt(self, task: Task, attempt: int) -> tuple[bool, Failure | None, Guard, float]:
+        if task.fixed_deadline is not None:
+            seconds = min(
+                task.fixed_deadline * self.cfg.deadline_backoff ** (attempt - 1),
+                self.cfg.max_deadline,
+            )
+        else:
+            seconds = deadline_for(task.size, self.estimator.value, attempt, self.cfg)
+        self.progress.part_attempt(task.label, attempt, seconds)
+
+        def sent(n: int) -> None:
+            self.progress.part_sent(task.label, n)
+
+        started = time.monotonic()
+        with self.watchdog.guard(seconds) as guard:
+            try:
+                result = task.attempt(sent)
+                error: BaseException | None = None
+            except Exception as exc:  # every failure is classified, none escapes the worker
+                error = exc
+        elapsed = time.monotonic() - started
+        if error is None:
+            self._last_success = time.monotonic()
+            if task.fixed_deadline is None:
+                self.estimator.update(task.size, elapsed)
+            self._record(task, attempt, elapsed, guard, ok=True)
+            self.progress.part_done(task.label)
+            task.on_success(result)
+            return True, None, guard, elapsed
+        failure = self.classify(error)
+        if guard.fired and failure.retryable:
+            failure = Failure(
+                True,
+                False,
+                "deadline",
+                f"{task.label}: no answer within the {seconds:.1f}s deadline",
+            )
+        self._record(task, attempt, elapsed, guard, ok=False, error=failure.reason)
+        return False, failure, guard, elapsed
+
+    def _record(
+        self,
+        task: Task,
+        attempt: int,
+        elapsed: float,
+        guard: Guard,
+        ok: bool,
+        error: str | None = None,
+    ) -> None:
+        rec = AttemptRecord(
+            label=task.label,
+            part=task.part,
+            file=task.file,
+            bytes=task.size,
+            attempt=attempt,
+            success_ms=round(elapsed * 1000, 1) if ok else None,
+            total_ms=round((time.monotonic() - task.first_started) * 1000, 1),
+            MBps=round(task.size / elapsed / 1e6, 5) if ok and elapsed > 0 else 0.0,
+            MBps_est=round(self.estimator.value / 1e6, 5),
+            deadline_s=round(guard.seconds, 2),
+            ok=ok,
+            error=error,
+        )
+        with self._lock:
+            self.records.append(rec)
+        for fn in self._on_record:
+            fn(rec)

@@ -1,0 +1,136 @@
+"""Wall-clock deadlines for whole requests, whatever phase they are stuck in.
+
+botocore's ``read_timeout`` is per socket read, so a trickling or stalled request never times
+out, and once a server stops reading, ``sendall`` blocks with no Python code left to check a
+clock. So the S3 module registers each request's socket with a :class:`Guard`, and one watchdog
+thread shuts the socket down when the guard's deadline passes: every blocked ``send``/``recv``
+fails at once, urllib3 discards the connection, and the attempt is retried on a fresh one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+_current = threading.local()
+
+
+class Guard:
+    """One attempt's deadline. ``fired`` tells the retry logic the deadline (not the server) cut it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expires = time.monotonic() + seconds
+        self.fired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sock = sock
+            if self.fired:
+                _shutdown(sock)
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._sock is not None:
+                _shutdown(self._sock)
+
+    def detach(self) -> None:
+        with self._lock:
+            self._sock = None
+
+    def check(self) -> None:
+        """For code paths that can look (a body's ``read``): fail fast once expired."""
+        if self.fired or time.monotonic() > self.expires:
+            self.fired = True
+            raise DeadlineExceeded(self.seconds)
+
+
+class DeadlineExceeded(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"deadline of {seconds:.1f}s exceeded")
+        self.seconds = seconds
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # shutdown, not close: the owning thread closes the fd, so it can never be reused under it.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def current_guard() -> Guard | None:
+    return getattr(_current, "guard", None)
+
+
+def note_socket(sock: socket.socket | None) -> None:
+    """Called by the S3 module's connection class whenever a request starts on a socket."""
+    guard = current_guard()
+    if guard is not None:
+        guard.attach(sock)
+
+
+class Watchdog:
+    """One thread for all guards of the process; sleeps until the earliest deadline."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Guard]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    _, _, guard = heapq.heappop(self._heap)
+                    guard.fire()
+                timeout = self._heap[0][0] - now if self._heap else None
+                self._cond.wait(timeout)
+
+    @contextlib.contextmanager
+    def guard(self, seconds: float) -> Iterator[Guard]:
+        g = Guard(seconds)
+        entry = (g.expires, next(self._seq), g)
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="s3tui-watchdog", daemon=True
+                )
+                self._thread.start()
+            heapq.heappush(self._heap, entry)
+            self._cond.notify()
+        _current.guard = g
+        try:
+            yield g
+        finally:
+            _current.guard = None
+            g.detach()
+            with self._cond:
+                # Lazy removal would keep dead guards until their deadline; a direct remove is
+                # O(n) but n is the number of requests in flight (tens at most).
+                with contextlib.suppress(ValueError):
+                    self._heap.remove(entry)
+                    heapq.heapify(self._heap)
+
+    def fire_all(self) -> None:
+        """Cut every request in flight now (the stop path: cancel, fatal error)."""
+        with self._cond:
+            guards = [g for _, _, g in self._heap]
+        for g in guards:
+            g.fire()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()

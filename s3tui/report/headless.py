@@ -1,0 +1,201 @@
+"""Headless progress for cron and CI: a line on stderr every second (terminal) or ~10 s (file).
+
+Retries and failures are printed as they happen, so a log shows them in order. ``--json`` turns
+every line into one JSON object for log collectors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import TextIO
+
+from s3tui.engine.job import Result
+from s3tui.engine.progress import Event, Progress, RateMeter, Snapshot
+from s3tui.engine.stats import AttemptRecord, percentile
+from s3tui.sizes import format_rate, format_size
+
+
+class HeadlessReporter:
+    def __init__(
+        self,
+        progress: Progress,
+        stream: TextIO | None = None,
+        json_lines: bool = False,
+        interval: float | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.progress = progress
+        self.out = stream or sys.stderr
+        self.json = json_lines
+        self.tty = bool(getattr(self.out, "isatty", lambda: False)()) and not json_lines
+        self.interval = interval if interval is not None else (1.0 if self.tty else 10.0)
+        self.quiet = quiet
+        self._meter = RateMeter(window=max(5.0, self.interval * 2))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="s3tui-report", daemon=True)
+        self._lock = threading.Lock()
+        self._line_open = False
+        progress.subscribe(self._on_event)
+
+    def start(self) -> None:
+        if not self.quiet:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2)
+        self._end_line()
+
+    # --- output ---
+    def _write(self, text: str, transient: bool = False) -> None:
+        with self._lock:
+            if self._line_open:
+                self.out.write("\r\x1b[K")
+                self._line_open = False
+            if transient and self.tty:
+                self.out.write(text)
+                self._line_open = True
+            else:
+                self.out.write(text + "\n")
+            self.out.flush()
+
+    def _end_line(self) -> None:
+        with self._lock:
+            if self._line_open:
+                self.out.write("\r\x1b[K")
+                self.out.flush()
+                self._line_open = False
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.print_progress()
+
+    def print_progress(self) -> None:
+        snap = self.progress.snapshot()
+        rate = self._meter.add(time.monotonic(), snap.bytes_sent)
+        if self.json:
+            self._write(json.dumps(progress_dict(snap, rate)))
+        else:
+            self._write(progress_line(snap, rate), transient=True)
+
+    def _on_event(self, ev: Event) -> None:
+        if self.quiet and ev.kind not in ("failed", "warning"):
+            return
+        if self.json:
+            self._write(
+                json.dumps(
+                    {
+                        "type": "event",
+                        "kind": ev.kind,
+                        "label": ev.label,
+                        "attempt": ev.attempt,
+                        "reason": ev.reason,
+                        "deadline_s": round(ev.deadline, 2),
+                        "next": ev.next,
+                    }
+                )
+            )
+        else:
+            detail = f" attempt {ev.attempt}" if ev.attempt else ""
+            deadline = f" (deadline {ev.deadline:.1f}s)" if ev.deadline else ""
+            nxt = f"; {ev.next}" if ev.next else ""
+            self._write(f"s3tui: {ev.kind} {ev.label}{detail}: {ev.reason}{deadline}{nxt}")
+
+    def summary(self, result: Result, records: list[AttemptRecord]) -> None:
+        self._end_line()
+        times = [
+            r.success_ms
+            for r in records
+            if r.ok and r.success_ms is not None and (r.part is not None or r.file is not None)
+        ]
+        data = summary_dict(result, times)
+        if self.json:
+            self._write(json.dumps(data))
+            return
+        if not result.ok:
+            self._write(f"s3tui: error: {result.message}")
+            return
+        if self.quiet:
+            return
+        lines = [f"s3tui: {result.message}"]
+        if times:
+            lines.append(
+                f"  part time p50 {data['part_ms_p50'] / 1000:.2f}s, "
+                f"p95 {data['part_ms_p95'] / 1000:.2f}s, "
+                f"max {data['part_ms_max'] / 1000:.2f}s"
+            )
+        if result.etag or result.checksum:
+            lines.append(f"  ETag {result.etag or '-'}  CRC32C {result.checksum or '-'}")
+        for line in lines:
+            self._write(line)
+
+
+def progress_line(snap: Snapshot, rate: float) -> str:
+    total = snap.total_size or snap.expected_size
+    pct = f" ({snap.bytes_uploaded / total:.0%})" if total else ""
+    parts = f"{snap.parts_done}/{snap.parts_total}" if snap.parts_total else f"{snap.parts_done}"
+    files = ""
+    if snap.files_total:
+        files = (
+            f"files {snap.files_done}/{snap.files_total} done, {snap.files_failed} failed, "
+            f"{snap.files_skipped} skipped  "
+        )
+    spool = (
+        f"  spool {format_size(snap.spool_bytes)}/{format_size(snap.spool_limit)}"
+        if snap.spool_limit
+        else ""
+    )
+    return (
+        f"s3tui: {files}read {format_size(snap.bytes_read)}  "
+        f"uploaded {format_size(snap.bytes_uploaded)}{pct}  parts {parts}  "
+        f"{format_rate(rate)}  est {format_rate(snap.estimate)}/req{spool}  "
+        f"retries {snap.retries}  {snap.elapsed:.0f}s"
+    )
+
+
+def progress_dict(snap: Snapshot, rate: float) -> dict[str, object]:
+    d: dict[str, object] = {
+        "type": "progress",
+        "elapsed_s": round(snap.elapsed, 2),
+        "bytes_read": snap.bytes_read,
+        "bytes_uploaded": snap.bytes_uploaded,
+        "parts_done": snap.parts_done,
+        "parts_total": snap.parts_total,
+        "MBps": round(rate / 1e6, 3),
+        "MBps_est": round(snap.estimate / 1e6, 3),
+        "spool_bytes": snap.spool_bytes,
+        "spool_limit": snap.spool_limit,
+        "retries": snap.retries,
+    }
+    if snap.files_total:
+        d.update(
+            files_total=snap.files_total,
+            files_done=snap.files_done,
+            files_failed=snap.files_failed,
+            files_skipped=snap.files_skipped,
+        )
+    return d
+
+
+def summary_dict(result: Result, part_ms: list[float]) -> dict[str, object]:
+    return {
+        "type": "summary",
+        "ok": result.ok,
+        "exit_code": result.exit_code,
+        "message": result.message,
+        "bytes": result.size,
+        "seconds": round(result.seconds, 3),
+        "MBps": round(result.size / result.seconds / 1e6, 3) if result.seconds else 0.0,
+        "parts": result.parts,
+        "retries": result.retries,
+        "etag": result.etag,
+        "crc32c": result.checksum,
+        "part_ms_p50": percentile(part_ms, 50),
+        "part_ms_p95": percentile(part_ms, 95),
+        "part_ms_max": max(part_ms, default=0.0),
+        "failed_files": [{"path": p, "reason": r} for p, r in result.failed_files],
+    }
