@@ -38,6 +38,7 @@ from s3tui.sizes import format_size
 READ_BLOCK = 1024 * 1024
 POLL_MS = 200
 CONTROL_DEADLINE = 60.0  # create / complete / abort: no body, but complete can be slow on AWS
+PREFLIGHT_ATTEMPTS = 4  # ~2 s of back-off: an unusable destination fails before the stream
 
 
 class _Stop(Exception):
@@ -105,9 +106,11 @@ class StreamUpload:
         try:
             self.spool = Spool(self.cfg.spool_dir, self.cfg.max_spool)
             self.progress.spool_fn = self.spool.usage
+            # The preflight: the exact permission the upload needs, checked before reading.
             self.upload_id = self._control(
                 "create upload",
                 lambda: self.remote.create_multipart(self.key, self.options.to_s3_args()),
+                max_attempts=PREFLIGHT_ATTEMPTS,
             )
             self.progress.set_phase(Phase.RUNNING)
             self.transfer.start()
@@ -337,18 +340,18 @@ class StreamUpload:
             raise _Stop
         return box[0]
 
-    def _control(self, label: str, call: Callable[[], Any]) -> Any:
+    def _control(self, label: str, call: Callable[[], Any], max_attempts: int | None = None) -> Any:
         self.progress.part_added(label, 0)
-        return self._run_sync(
-            Task(
-                label,
-                0,
-                lambda sent: call(),
-                lambda r: None,
-                self._fail_task,
-                fixed_deadline=CONTROL_DEADLINE,
-            )
+        task = Task(
+            label,
+            0,
+            lambda sent: call(),
+            lambda r: None,
+            self._fail_task,
+            fixed_deadline=CONTROL_DEADLINE,
+            max_attempts=max_attempts,
         )
+        return self._run_sync(task)
 
     def _abort(self) -> None:
         if self.upload_id is None:

@@ -41,6 +41,8 @@ class Task:
     file: str | None = None
     # Fixed deadline for requests whose time does not scale with a body (complete, abort).
     fixed_deadline: float | None = None
+    # Fewer attempts than the config's, e.g. for the preflight request: fail fast, before reading.
+    max_attempts: int | None = None
     first_started: float = field(default=0.0)
 
 
@@ -132,9 +134,10 @@ class Transfer:
             if failure.slowdown:
                 self.gate.slow_down()
             stalled_for = time.monotonic() - self._last_success
+            max_attempts = min(task.max_attempts or self.cfg.max_attempts, self.cfg.max_attempts)
             give_up = (
                 not failure.retryable
-                or attempt >= self.cfg.max_attempts
+                or attempt >= max_attempts
                 or stalled_for > self.cfg.give_up_after
             )
             if give_up and failure.retryable:

@@ -159,6 +159,7 @@ class _LimitReached(Exception):
 def _loopback(host: str) -> tuple[socket.AddressFamily, str]:
     """Resolve host and insist it is a loopback address (this tool must never reach out)."""
     infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)  # "localhost": prefer 127.0.0.1
     for family, _, _, _, addr in infos:
         ip = addr[0]
         if ipaddress.ip_address(ip).is_loopback:

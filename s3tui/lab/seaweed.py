@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import glob
 import os
 import random
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,7 @@ GRPC_OFFSET = 10000
 # Below the kernel's ephemeral range (usually 32768+), so outgoing connections don't take our
 # ports between the check and weed's bind; port + GRPC_OFFSET stays below it too.
 _PORT_RANGE = (11000, 22700)
+_PORT_RACE_MARKERS = ("port allocation failed", "address already in use", "is not available")
 
 
 def find_weed() -> str | None:
@@ -134,7 +137,7 @@ class LocalS3:
         try:
             for attempt in range(2):
                 try:
-                    self._launch(weed, rng)
+                    self._launch(weed, rng, fresh_data=attempt > 0)
                     self._wait_ready(t0 + timeout)
                     break
                 except _PortRace:
@@ -148,12 +151,12 @@ class LocalS3:
         self.startup_seconds = time.monotonic() - t0
         return self
 
-    def _launch(self, weed: str, rng: random.Random) -> None:
+    def _launch(self, weed: str, rng: random.Random, *, fresh_data: bool) -> None:
         assert self.workdir is not None
         data = self.workdir / "data"
-        # A retry must not inherit raft/volume state that remembers the previous ports.
-        shutil.rmtree(data, ignore_errors=True)
-        data.mkdir(parents=True)
+        if fresh_data:  # a retry must not inherit raft state that remembers the previous ports
+            shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(parents=True, exist_ok=True)
         self.ports = dict(zip(_PORT_FLAGS, _pick_ports(len(_PORT_FLAGS), rng), strict=True))
         self.endpoint_url = f"http://127.0.0.1:{self.ports['s3.port']}"
         args = [
@@ -167,6 +170,7 @@ class LocalS3:
             "-admin.ui=false",
             "-s3.autoCreateBucket=false",
             "-master.telemetry=false",
+            "-volume.preStopSeconds=0",  # throwaway data: no graceful drain on stop
             *self._extra_args,
         ]
         # Keep weed's unix sockets inside our dir (default is /tmp/seaweedfs-*-PORT.sock), when
@@ -179,6 +183,7 @@ class LocalS3:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
         env["AWS_ACCESS_KEY_ID"] = self.access_key
         env["AWS_SECRET_ACCESS_KEY"] = self.secret_key
+        env["TMPDIR"] = str(self.workdir)  # weed's glog files land in the temp dir: keep ours
         with open(self.log_path, "ab") as log:
             self._log_offset = log.tell()
             log.write(f"\n=== {' '.join(args)}\n".encode())
@@ -201,14 +206,15 @@ class LocalS3:
         try:
             while time.monotonic() < deadline:
                 assert self._proc is not None
-                if self._proc.poll() is not None:
+                code = self._proc.poll()
+                if code is not None:
                     tail = self._log_tail()
                     self._kill()
-                    if "address already in use" in tail.lower():
+                    # weed checks explicit ports up front ("Port allocation failed"); a bind
+                    # that loses a later race says "address already in use".
+                    if any(m in tail.lower() for m in _PORT_RACE_MARKERS):
                         raise _PortRace()
-                    raise RuntimeError(
-                        f"weed mini exited with code {self._proc.returncode}:\n{tail}"
-                    )
+                    raise RuntimeError(f"weed mini exited with code {code}:\n{tail}")
                 try:
                     probe.list_buckets()
                     return
@@ -250,6 +256,13 @@ class LocalS3:
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
+        # weed leaves /tmp/seaweedfs-<component>-grpc-<port>.sock behind (hard-coded /tmp).
+        for port in self.ports.values():
+            for p in (port, port + GRPC_OFFSET):
+                for sock in glob.glob(f"/tmp/seaweedfs-*-grpc-{p}.sock"):
+                    with contextlib.suppress(OSError):
+                        if stat.S_ISSOCK(os.lstat(sock).st_mode):
+                            os.unlink(sock)
 
     def stop(self) -> None:
         """Kill weed (SIGTERM, then SIGKILL after ~10 s) and remove the temp dir we created."""

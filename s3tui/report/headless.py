@@ -83,7 +83,8 @@ class HeadlessReporter:
             self._write(progress_line(snap, rate), transient=True)
 
     def _on_event(self, ev: Event) -> None:
-        if self.quiet and ev.kind not in ("failed", "warning"):
+        # A final failure is reported once, by the summary; retries and warnings as they happen.
+        if ev.kind == "failed" or (self.quiet and ev.kind != "warning"):
             return
         if self.json:
             self._write(

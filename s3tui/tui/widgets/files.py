@@ -1,0 +1,77 @@
+"""Directory uploads: one row per file with its progress, or why it failed or was skipped."""
+
+from __future__ import annotations
+
+from textual.content import Content
+
+from s3tui.engine.progress import FileState, FileView
+from s3tui.tui.fmt import bar, format_size
+from s3tui.tui.frame import Frame
+from s3tui.tui.widgets.panel import Panel
+from s3tui.tui.widgets.parts import tail
+
+_STATE_STYLE = {
+    FileState.QUEUED: "$text-muted",
+    FileState.UPLOADING: "$accent",
+    FileState.DONE: "$success",
+    FileState.FAILED: "bold $error",
+    FileState.SKIPPED: "$text-muted",
+}
+_ORDER = {
+    FileState.UPLOADING: 0,
+    FileState.FAILED: 1,
+    FileState.QUEUED: 2,
+    FileState.DONE: 3,
+    FileState.SKIPPED: 4,
+}
+_MARK = {
+    FileState.QUEUED: "·",
+    FileState.UPLOADING: "↑",
+    FileState.DONE: "✔",
+    FileState.FAILED: "✘",
+    FileState.SKIPPED: "↷",
+}
+
+
+class FilesPanel(Panel):
+    """Active and failed files first: those are what a person scans the list for."""
+
+    DEFAULT_CSS = "FilesPanel { height: 1fr; }"
+
+    def show(self, frame: Frame) -> None:
+        s = frame.snapshot
+        self.display = s.files_total > 0
+        self.border_title = "Files"
+        self.border_subtitle = (
+            f"{s.files_done} done · {s.files_failed} failed · {s.files_skipped} skipped"
+            f" · {s.files_total} in all"
+        )
+        super().show(frame)
+
+    def draw(self, frame: Frame, width: int) -> Content:
+        files = sorted(frame.snapshot.files, key=lambda f: _ORDER[f.state])
+        name_width = max(12, min(40, width // 3))
+        bar_width = max(6, min(24, width - name_width - 26))
+        room = max(self.content_size.height, 1)
+        hidden = len(files) - room if len(files) > room else 0
+        if hidden:
+            files = files[: room - 1]
+        lines = [self._row(f, name_width, bar_width) for f in files]
+        if hidden:
+            lines.append(Content.styled(f"… {hidden + 1} more not shown", "$text-muted"))
+        return Content("\n").join(lines)
+
+    def _row(self, f: FileView, name_width: int, bar_width: int) -> Content:
+        style = _STATE_STYLE[f.state]
+        fraction = f.sent / f.size if f.size else (1.0 if f.state == FileState.DONE else 0.0)
+        filled, empty = bar(fraction, bar_width)
+        note = f.reason if f.state in (FileState.FAILED, FileState.SKIPPED) else ""
+        return Content.assemble(
+            (_MARK[f.state] + " ", style),
+            (tail(f.path, name_width).ljust(name_width) + " ", ""),
+            (format_size(f.size).rjust(9) + " ", "$text-muted"),
+            (filled, ("$primary" if f.state == FileState.UPLOADING else style) + " on $panel"),
+            (empty, "on $panel"),
+            (f" {f.state.value:<9}", style),
+            (f" {note}", style),
+        )

@@ -1,0 +1,46 @@
+"""Plain assertion and data helpers for the tests (`from tests.helpers import ...`)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+
+def random_bytes(n: int, seed: int = 0) -> bytes:
+    """Deterministic incompressible data, fast (randbytes is C-speed; os.urandom isn't seedable)."""
+    return random.Random(seed).randbytes(n)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_of_object(client: Any, bucket: str, key: str) -> str:
+    """SHA-256 of an object's bytes as stored, streamed so large objects don't sit in memory."""
+    h = hashlib.sha256()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            h.update(chunk)
+    finally:
+        body.close()
+    return h.hexdigest()
+
+
+def assert_no_incomplete_uploads(client: Any, bucket: str) -> None:
+    """A failed or cancelled upload must abort its multipart upload, or storage leaks."""
+    uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert not uploads, f"incomplete multipart uploads left in {bucket}: " + ", ".join(
+        f"{u['Key']} ({u['UploadId']})" for u in uploads
+    )
+
+
+def assert_spool_empty(path: str | Path) -> None:
+    """Spool chunks must be deleted after upload, failure or cancel (dirs may remain)."""
+    p = Path(path)
+    if not p.exists():
+        return
+    files = [f for f in p.rglob("*") if not f.is_dir()]
+    assert not files, f"spool dir {p} not empty: {[str(f) for f in files[:10]]}"

@@ -1,0 +1,34 @@
+"""Run the real ``s3tui`` command in a subprocess, as users and cron jobs do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def s3tui_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "s3tui", *args]
+
+
+def run_put(
+    data: bytes,
+    dest: str,
+    *extra: str,
+    env: dict[str, str],
+    endpoint: str,
+    spool: Path,
+    timeout: float = 120,
+) -> Run:
+    cmd = s3tui_cmd("put", "-", dest, "--endpoint-url", endpoint, "--spool-dir", str(spool),
+                    *extra)
+    p = subprocess.run(cmd, input=data, env=env, capture_output=True, timeout=timeout)
+    return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))

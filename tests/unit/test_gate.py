@@ -1,0 +1,55 @@
+import threading
+
+from s3tui.engine.gate import ConcurrencyGate
+
+
+def test_slowdown_halves_then_climbs_after_hold() -> None:
+    now = [0.0]
+    gate = ConcurrencyGate(8, hold=5.0, clock=lambda: now[0])
+    stop = threading.Event()
+    gate.slow_down()
+    assert gate.limit == 4
+    gate.slow_down()
+    assert gate.limit == 2
+    assert gate.acquire(stop)
+    gate.release(success=True)
+    assert gate.limit == 2  # still held
+    now[0] = 6.0
+    for expected in (3, 4, 5):
+        assert gate.acquire(stop)
+        gate.release(success=True)
+        assert gate.limit == expected
+    for _ in range(10):
+        gate.acquire(stop)
+        gate.release(success=True)
+    assert gate.limit == 8  # never past the ceiling
+
+
+def test_limit_blocks_until_release_and_stop_unblocks() -> None:
+    gate = ConcurrencyGate(1)
+    stop = threading.Event()
+    assert gate.acquire(stop)
+    got: list[bool] = []
+    t = threading.Thread(target=lambda: got.append(gate.acquire(stop)))
+    t.start()
+    t.join(0.3)
+    assert t.is_alive()  # waiting for a slot
+    stop.set()
+    t.join(2)
+    assert got == [False]
+
+
+def test_pause_and_ceiling() -> None:
+    gate = ConcurrencyGate(2)
+    stop = threading.Event()
+    gate.set_paused(True)
+    got: list[bool] = []
+    t = threading.Thread(target=lambda: got.append(gate.acquire(stop)))
+    t.start()
+    t.join(0.3)
+    assert t.is_alive() and not got
+    gate.set_paused(False)
+    t.join(2)
+    assert got == [True]
+    assert gate.set_ceiling(5) == 5 and gate.limit == 5
+    assert gate.set_ceiling(1) == 1 and gate.limit == 1
