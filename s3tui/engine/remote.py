@@ -83,6 +83,7 @@ def make_client(
     region: str | None = None,
     profile: str | None = None,
     max_connections: int = 10,
+    credentials: tuple[str, str] | None = None,
 ) -> Any:
     """An S3 client on the standard credential chain (env, files, profiles, SSO, roles).
 
@@ -91,7 +92,9 @@ def make_client(
     ``os.environ``.
     """
     kwargs: dict[str, Any] = {}
-    if profile:
+    if credentials:
+        kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = credentials
+    elif profile:
         kwargs["profile_name"] = profile
     elif not os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_ACCESS_KEY"):
         kwargs["aws_access_key_id"] = os.environ["AWS_ACCESS_KEY"]

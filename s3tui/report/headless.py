@@ -41,6 +41,7 @@ class HeadlessReporter:
         progress.subscribe(self._on_event)
 
     def start(self) -> None:
+        self._meter.add(time.monotonic(), self.progress.snapshot().bytes_sent)
         if not self.quiet:
             self._thread.start()
 

@@ -1,0 +1,59 @@
+"""Drive one upload job to its end: the dashboard or the headless reporter, and signals.
+
+Shared by ``s3tui put`` and ``s3tui demo``. SIGINT and SIGTERM never raise into the engine; they
+call ``job.cancel`` — the one stop path that aborts, cleans the spool and sets the exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from s3tui.engine.job import Result, UploadJob
+from s3tui.errors import EXIT_SIGINT, EXIT_SIGTERM
+
+
+@contextlib.contextmanager
+def signals_cancel(job: UploadJob) -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
+        name = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
+        job.cancel(code, f"{name}: the upload was aborted, nothing was stored")
+
+    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
+
+
+def drive_job(
+    job: Any,
+    *,
+    tui: bool | None,
+    json_lines: bool = False,
+    quiet: bool = False,
+    on_done: Callable[[Result], None] | None = None,
+) -> int:
+    """Run ``job`` headless (``tui`` false) or in the dashboard; returns the exit code."""
+    if tui:
+        from s3tui.tui import run_dashboard  # Textual is imported only here
+
+        result = run_dashboard(job)
+    else:
+        from s3tui.report.headless import HeadlessReporter
+
+        reporter = HeadlessReporter(job.progress, json_lines=json_lines, quiet=quiet)
+        with signals_cancel(job):
+            reporter.start()
+            try:
+                result = job.run()
+            finally:
+                reporter.stop()
+        reporter.summary(result, job.transfer.records)
+    if on_done is not None:
+        on_done(result)
+    return result.exit_code
