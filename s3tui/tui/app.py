@@ -15,10 +15,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import PurePath
+from typing import ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -64,9 +66,9 @@ def disk_free(path: str) -> int | None:
 class UploadApp(App[Result]):
     """Live view of one upload; ``run()`` returns the job's :class:`Result`."""
 
-    CSS_PATH = [str(p) for p in stylesheet_paths()]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [str(p) for p in stylesheet_paths()]
     TITLE = "s3tui"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("plus", "concurrency(1)", "More", key_display="+"),

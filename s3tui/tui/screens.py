@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -17,7 +19,7 @@ from s3tui.tui.outcome import outcome_lines, outcome_title
 class ConfirmAbort(ModalScreen[bool]):
     """Quitting mid-upload throws the uploaded parts away; say so before doing it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Abort upload"),
         Binding("n,escape", "answer(False)", "Keep uploading"),
     ]

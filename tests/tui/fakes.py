@@ -242,7 +242,9 @@ def stream_script(
                 if filling is None:
                     number += 1
                     filling = _Part(f"part {number}", number, min(part_size, total - read))
-                    p.part_added(filling.label, filling.size, number=number, state=PartState.SPOOLING)
+                    p.part_added(
+                        filling.label, filling.size, number=number, state=PartState.SPOOLING
+                    )
                     p.add_parts_total(1)
                 room = filling.size - filling.sent
                 take = int(min(budget, room))
@@ -302,7 +304,12 @@ def stream_script(
                     p.part_done(part.label)
                     on_disk -= part.size
                     active.remove(part)
-            job.spool = (on_disk, len(queue) + len(active) + (filling is not None), spool_limit, spool_dir)
+            job.spool = (
+                on_disk,
+                len(queue) + len(active) + (filling is not None),
+                spool_limit,
+                spool_dir,
+            )
             yield f"t{t}"
             if read >= total and not queue and not active and filling is None:
                 break
@@ -346,9 +353,7 @@ def tree_script() -> Script:
         p.add_read(0)
         yield "start"
         # Whole-file requests, four at a time.
-        small = [
-            (path, size) for path, size in files if size < 16 * MiB and "DS_Store" not in path
-        ]
+        small = [(path, size) for path, size in files if size < 16 * MiB and "DS_Store" not in path]
         for i, (path, size) in enumerate(small[:6]):
             clock.advance(1.5)
             p.part_added(path, size, file=path)
@@ -359,7 +364,9 @@ def tree_script() -> Script:
             p.add_read(size)
             if path.endswith("IMG_0104.jpg"):
                 p.part_failed(path)
-                p.file_state(path, FileState.FAILED, "file changed while it was read (size differs)")
+                p.file_state(
+                    path, FileState.FAILED, "file changed while it was read (size differs)"
+                )
                 p.event(
                     "failed",
                     path,

@@ -6,6 +6,7 @@ dolphie shape); drawing copies nothing global and redraws at any size.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -73,10 +74,19 @@ class ThroughputChart(Widget):
         self._now = frame.now
         self.refresh()
 
+    def span(self) -> float:
+        """Seconds shown: the history so far rounded up to 30 s, at most ``window``, so the
+        first minute of an upload fills the chart instead of a sliver at its right edge."""
+        if not self._samples:
+            return min(30.0, self.window)
+        history = self._now - self._samples[0].t
+        return min(self.window, max(30.0, math.ceil(history / 30.0) * 30.0))
+
     def _dots(self, samples: tuple[Sample, ...], count: int, pick: str) -> list[float | None]:
-        """Average the samples that fall in each dot's slice of the window; bridge short gaps."""
-        start = self._now - self.window
-        step = self.window / count
+        """Average the samples that fall in each dot's slice of the span; bridge short gaps."""
+        span = self.span()
+        start = self._now - span
+        step = span / count
         sums = [0.0] * count
         hits = [0] * count
         for sample in samples:
@@ -132,7 +142,8 @@ class ThroughputChart(Widget):
             )
             lines.append(Content.assemble((label + tick, "$text-muted"), cells))
         axis = " " * _LABEL_WIDTH + "└" + "─" * plot_w
-        ticks = [span_label(self.window), span_label(self.window / 2), "now"]
+        span = self.span()
+        ticks = [span_label(span), span_label(span / 2), "now"]
         mid = plot_w // 2 - len(ticks[1]) // 2
         footer = ticks[0].ljust(mid) + ticks[1] + " " * (plot_w - mid - len(ticks[1]) - 3) + "now"
         lines.append(Content.styled(axis, "$text-muted"))

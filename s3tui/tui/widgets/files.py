@@ -51,27 +51,37 @@ class FilesPanel(Panel):
     def draw(self, frame: Frame, width: int) -> Content:
         files = sorted(frame.snapshot.files, key=lambda f: _ORDER[f.state])
         name_width = max(12, min(40, width // 3))
-        bar_width = max(6, min(24, width - name_width - 26))
+        bar_width = max(6, min(30, width - name_width - 28))
         room = max(self.content_size.height, 1)
-        hidden = len(files) - room if len(files) > room else 0
+        hidden = files[room - 1 :] if len(files) > room else []
         if hidden:
             files = files[: room - 1]
-        lines = [self._row(f, name_width, bar_width) for f in files]
+        lines = [self._row(f, name_width, bar_width).truncate(width, ellipsis=True) for f in files]
         if hidden:
-            lines.append(Content.styled(f"… {hidden + 1} more not shown", "$text-muted"))
+            counts: dict[str, int] = {}
+            for f in hidden:
+                counts[f.state.value] = counts.get(f.state.value, 0) + 1
+            detail = ", ".join(f"{n} {state}" for state, n in counts.items())
+            lines.append(Content.styled(f"… {len(hidden)} more: {detail}", "$text-muted"))
         return Content("\n").join(lines)
 
     def _row(self, f: FileView, name_width: int, bar_width: int) -> Content:
         style = _STATE_STYLE[f.state]
-        fraction = f.sent / f.size if f.size else (1.0 if f.state == FileState.DONE else 0.0)
-        filled, empty = bar(fraction, bar_width)
-        note = f.reason if f.state in (FileState.FAILED, FileState.SKIPPED) else ""
-        return Content.assemble(
+        head = Content.assemble(
             (_MARK[f.state] + " ", style),
             (tail(f.path, name_width).ljust(name_width) + " ", ""),
             (format_size(f.size).rjust(9) + " ", "$text-muted"),
-            (filled, ("$primary" if f.state == FileState.UPLOADING else style) + " on $panel"),
+        )
+        if f.state in (FileState.FAILED, FileState.SKIPPED):
+            # No bar for these: the reason is what a person needs, give it the room.
+            return Content.assemble(head, (f"{f.state.value}: {f.reason}", style))
+        fraction = f.sent / f.size if f.size else (1.0 if f.state == FileState.DONE else 0.0)
+        filled, empty = bar(fraction, bar_width)
+        bar_style = "$primary" if f.state == FileState.UPLOADING else style
+        return Content.assemble(
+            head,
+            (filled, f"{bar_style} on $panel"),
             (empty, "on $panel"),
-            (f" {f.state.value:<9}", style),
-            (f" {note}", style),
+            (f" {fraction * 100:3.0f}% ", ""),
+            (f.state.value, style),
         )

@@ -48,9 +48,11 @@ class PartsPanel(Panel):
 
     def draw(self, frame: Frame, width: int) -> Content:
         s = frame.snapshot
-        bar_width = max(4, width - _FIXED)
+        # Spare width goes first to the label (file paths), then to the bar.
+        label = _LABEL + max(0, min(16, width - _FIXED - 24))
+        bar_width = max(4, width - _FIXED - (label - _LABEL))
         header = Content.assemble(
-            "part".ljust(_LABEL + 1),
+            "part".ljust(label + 1),
             "size".rjust(8) + " ",
             "sent".ljust(bar_width),
             "    % ",
@@ -70,12 +72,12 @@ class PartsPanel(Panel):
             waiting = "paused: no new requests start" if s.paused else "waiting for data…"
             lines.append(Content.styled(waiting, "$text-muted"))
         for p in rows:
-            lines.append(self._row(p, frame.now, bar_width))
+            lines.append(self._row(p, frame.now, label, bar_width))
         if hidden:
             lines.append(Content.styled(f"… {hidden} more not shown", "$text-muted"))
         return Content("\n").join(lines)
 
-    def _row(self, p: PartView, now: float, bar_width: int) -> Content:
+    def _row(self, p: PartView, now: float, label: int, bar_width: int) -> Content:
         fraction = p.sent / p.size if p.size else 0.0
         filled, empty = bar(fraction, bar_width)
         state_style = _STATE_STYLE[p.state]
@@ -96,7 +98,7 @@ class PartsPanel(Panel):
             if used > 0.75 * p.deadline:
                 timing_style = "$warning"
         return Content.assemble(
-            (tail(p.label, _LABEL).ljust(_LABEL) + " ", text_style),
+            (tail(p.label, label).ljust(label) + " ", text_style),
             (format_size(p.size).rjust(8) + " ", text_style),
             (filled, f"{bar_style} on $panel"),
             (empty, "on $panel"),

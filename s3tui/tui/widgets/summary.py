@@ -71,11 +71,12 @@ class SummaryPanel(Panel):
         # A stream adds parts as it reads: a total is only worth showing once the size is known.
         parts_total = f" of {s.parts_total}" if s.parts_total and s.total_size else ""
         retry_style = "$warning" if s.retries else ""
+        ended = s.phase in (Phase.DONE, Phase.FAILED, Phase.CANCELLED)
         pieces: list[Content | tuple[str, str] | str] = [
-            ("now ", "$text-muted"),
-            (format_rate(frame.rate), "bold"),
-            ("  avg ", "$text-muted"),
-            format_rate(avg),
+            ("avg " if ended else "now ", "$text-muted"),
+            (format_rate(avg if ended else frame.rate), "bold"),
+            ("" if ended else "  avg ", "$text-muted"),
+            "" if ended else format_rate(avg),
             ("  parts ", "$text-muted"),
             f"{s.parts_done} done{parts_total}, {s.parts_in_flight} in flight",
             ("  retries ", "$text-muted"),

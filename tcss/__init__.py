@@ -1,0 +1,1 @@
+"""The dashboard's stylesheets, installed as ``s3tui.tcss`` (see ``s3tui.tui.styles``)."""
