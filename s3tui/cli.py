@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 from s3tui import __version__
-from s3tui.errors import EXIT_SIGINT, EXIT_SIGTERM, S3tuiError, UsageError
+from s3tui.errors import EXIT_SIGINT, S3tuiError, UsageError
 from s3tui.sizes import parse_size
 
 CANNED_ACLS = (
@@ -265,6 +264,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         raise UsageError(f"--stats-file: directory {stats.parent} does not exist")
     if ns.tui and ns.no_tui:
         raise UsageError("--tui and --no-tui contradict each other: pick one")
+    tui = want_dashboard(ns.tui, ns.no_tui, stdin_is_data=sources == ["-"])
 
     cfg = UploadConfig(
         concurrency=ns.concurrency,
@@ -293,21 +293,40 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         ns.profile,
         cfg,
         options,
-        tui=bool(ns.tui),
+        tui=tui,
         json=ns.json,
         quiet=ns.quiet,
         stats_file=stats,
     )
 
 
+def want_dashboard(tui_flag: bool, no_tui: bool, stdin_is_data: bool) -> bool:
+    """Dashboard in a terminal; headless with stdin piped (unless --tui), for cron, or --no-tui."""
+    from s3tui.tui.terminal import terminal_available
+
+    if no_tui:
+        return False
+    if tui_flag:
+        if not terminal_available():
+            raise UsageError("--tui needs a terminal, and there is none (cron, CI?): drop --tui")
+        return True
+    if stdin_is_data:
+        return False
+    return os.isatty(2) and terminal_available()
+
+
 def run_put(args: PutArgs) -> int:
+    from s3tui.drive import drive_job
     from s3tui.engine.remote import Remote, RemoteError, make_client
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.stream import StreamUpload
-    from s3tui.report.headless import HeadlessReporter
 
+    source_fd = sys.stdin.fileno()
     if args.tui:
-        raise UsageError("the dashboard is not available yet: drop --tui")
+        from s3tui.tui.terminal import swap_tty_onto_stdin
+
+        # Keys come from the terminal on fd 0; the piped data is read from a duplicate.
+        source_fd = swap_tty_onto_stdin()
     try:
         client = make_client(
             args.endpoint_url,
@@ -319,45 +338,18 @@ def run_put(args: PutArgs) -> int:
         raise S3tuiError(str(e)) from None
     stats = StatsFile(args.stats_file) if args.stats_file else None
     job = StreamUpload(
-        source_fd=sys.stdin.fileno(),
+        source_fd=source_fd,
         remote=Remote(client, args.bucket),
         key=args.key,
         cfg=args.config,
         options=args.options,
         on_record=[stats] if stats else None,
     )
-    reporter = HeadlessReporter(job.progress, json_lines=args.json, quiet=args.quiet)
-    with _signals_cancel(job):
-        reporter.start()
-        try:
-            result = job.run()
-        finally:
-            reporter.stop()
-            if stats:
-                stats.close()
-    reporter.summary(result, job.transfer.records)
-    return result.exit_code
-
-
-class _signals_cancel:
-    """SIGINT/SIGTERM go through the job's one stop path (abort, clean spool, exit code)."""
-
-    def __init__(self, job: Any) -> None:
-        self.job = job
-        self.saved: dict[int, Any] = {}
-
-    def __enter__(self) -> None:
-        def handler(signum: int, frame: object) -> None:
-            code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
-            name = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
-            self.job.cancel(code, f"{name}: the upload was aborted, nothing was stored")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.saved[sig] = signal.signal(sig, handler)
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self.saved.items():
-            signal.signal(sig, old)
+    try:
+        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
+    finally:
+        if stats:
+            stats.close()
 
 
 def main(argv: list[str] | None = None) -> int:

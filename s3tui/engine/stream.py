@@ -341,7 +341,6 @@ class StreamUpload:
         return box[0]
 
     def _control(self, label: str, call: Callable[[], Any], max_attempts: int | None = None) -> Any:
-        self.progress.part_added(label, 0)
         task = Task(
             label,
             0,

@@ -130,6 +130,8 @@ class Transfer:
                 self.gate.release(ok)
             if ok:
                 return True
+            if self.stop.is_set():
+                return False  # cut by the stop path: not a retry, not a failure of its own
             assert failure is not None
             if failure.slowdown:
                 self.gate.slow_down()
