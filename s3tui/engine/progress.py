@@ -86,6 +86,7 @@ class Event:
 
 @dataclass(frozen=True)
 class Snapshot:
+    now: float  # the model's clock at snapshot time (PartView times are on this clock)
     source: str
     dest: str
     phase: Phase
@@ -128,9 +129,16 @@ FINISHED_LINGER = 3.0
 class Progress:
     """The live model. All mutators are cheap and thread-safe."""
 
-    def __init__(self, source: str, dest: str, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        source: str,
+        dest: str,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ):
         self._lock = threading.Lock()
         self._clock = clock
+        self._wall = wall_clock
         self._t0 = clock()
         self.source = source
         self.dest = dest
@@ -160,8 +168,12 @@ class Progress:
     def subscribe(self, fn: Callable[[Event], None]) -> None:
         self._listeners.append(fn)
 
+    def unsubscribe(self, fn: Callable[[Event], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
     def event(self, kind: str, label: str, **kw: object) -> Event:
-        ev = Event(time=time.time(), kind=kind, label=label, **kw)  # type: ignore[arg-type]
+        ev = Event(time=self._wall(), kind=kind, label=label, **kw)  # type: ignore[arg-type]
         with self._lock:
             self._events.append(ev)
             if kind == "retry":
@@ -326,6 +338,7 @@ class Progress:
                 }
                 files = tuple(sorted(files, key=lambda f: order[f.state])[:max_files])
             return Snapshot(
+                now=self._clock(),
                 source=self.source,
                 dest=self.dest,
                 phase=self._phase,
