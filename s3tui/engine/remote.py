@@ -159,7 +159,8 @@ RETRYABLE_STATUS = {500, 502, 503, 504}
 def _fatal_message(code: str, status: int, bucket: str, key: str, endpoint: str) -> str:
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
     messages = {
-        "NoSuchBucket": f"bucket {bucket!r} does not exist at {endpoint}: create it or fix the name",
+        "NoSuchBucket": f"bucket {bucket!r} does not exist at {endpoint}: "
+        "create it or fix the name",
         "InvalidAccessKeyId": "the server does not know this access key: check AWS_ACCESS_KEY_ID "
         "or --profile",
         "SignatureDoesNotMatch": "the secret key does not match the access key: check "

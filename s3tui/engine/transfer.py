@@ -125,7 +125,7 @@ class Transfer:
                 return False
             ok = False
             try:
-                ok, failure, guard, seconds = self._one_attempt(task, attempt)
+                ok, failure, guard, _ = self._one_attempt(task, attempt)
             finally:
                 self.gate.release(ok)
             if ok:

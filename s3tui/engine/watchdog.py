@@ -21,7 +21,7 @@ _current = threading.local()
 
 
 class Guard:
-    """One attempt's deadline. ``fired`` tells the retry logic the deadline (not the server) cut it."""
+    """One attempt's deadline; ``fired`` says the deadline cut it, not the server."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -116,12 +116,11 @@ class Watchdog:
         finally:
             _current.guard = None
             g.detach()
-            with self._cond:
-                # Lazy removal would keep dead guards until their deadline; a direct remove is
-                # O(n) but n is the number of requests in flight (tens at most).
-                with contextlib.suppress(ValueError):
-                    self._heap.remove(entry)
-                    heapq.heapify(self._heap)
+            # Lazy removal would keep dead guards until their deadline; a direct remove is
+            # O(n) but n is the number of requests in flight (tens at most).
+            with self._cond, contextlib.suppress(ValueError):
+                self._heap.remove(entry)
+                heapq.heapify(self._heap)
 
     def fire_all(self) -> None:
         """Cut every request in flight now (the stop path: cancel, fatal error)."""
