@@ -32,24 +32,36 @@ READ_TIMEOUT = 300.0
 # --------------------------------------------------------------------------------------------
 # Connections whose sockets the watchdog can cut
 # --------------------------------------------------------------------------------------------
-class _GuardedHTTPConnection(botocore.awsrequest.AWSHTTPConnection):
+class _GuardedConnectionMixin:
+    """Registers the connection with the current guard, and marks when its headers are sent.
+
+    ``body_phase`` is what lets :class:`~s3tui.engine.body.FileRangeBody` send itself with
+    ``sendfile``: only after the request line and headers (and the 100-continue wait) went out.
+    """
+
+    sock: Any
+    body_phase = False
+
     def connect(self) -> None:
-        super().connect()
-        watchdog.note_socket(self.sock)
+        super().connect()  # type: ignore[misc]
+        watchdog.note_socket(self.sock, self)
 
     def putrequest(self, *args: Any, **kwargs: Any) -> None:
-        watchdog.note_socket(self.sock)
-        super().putrequest(*args, **kwargs)
+        self.body_phase = False
+        watchdog.note_socket(self.sock, self)
+        super().putrequest(*args, **kwargs)  # type: ignore[misc]
+
+    def endheaders(self, *args: Any, **kwargs: Any) -> None:
+        super().endheaders(*args, **kwargs)  # type: ignore[misc]
+        self.body_phase = True
 
 
-class _GuardedHTTPSConnection(botocore.awsrequest.AWSHTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        watchdog.note_socket(self.sock)
+class _GuardedHTTPConnection(_GuardedConnectionMixin, botocore.awsrequest.AWSHTTPConnection):
+    pass
 
-    def putrequest(self, *args: Any, **kwargs: Any) -> None:
-        watchdog.note_socket(self.sock)
-        super().putrequest(*args, **kwargs)
+
+class _GuardedHTTPSConnection(_GuardedConnectionMixin, botocore.awsrequest.AWSHTTPSConnection):
+    pass
 
 
 class _GuardedHTTPPool(botocore.awsrequest.AWSHTTPConnectionPool):

@@ -66,11 +66,9 @@ class Spool:
 
     # --- files ---
     def create(self, name: str) -> tuple[int, Path]:
-        """A new chunk file, 0600, opened for writing; returns ``(fd, path)``."""
+        """A new chunk file, 0600, opened read-write (the CRC is read back via mmap)."""
         path = self.dir / name
-        fd = os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
-        )
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
         with self._cond:
             self._files += 1
         return fd, path

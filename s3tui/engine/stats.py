@@ -30,6 +30,32 @@ class AttemptRecord:
         return json.dumps(asdict(self), separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class FileStat:
+    """One file of a tree upload: the s3-upload seed's ``perf_data`` row, whatever its parts.
+
+    ``attempts`` counts every data request (parts and PutObject) including retries, so a file
+    of 4 parts sent without a retry has 4; ``success_ms`` spans its successful data requests
+    (for a single PutObject: the last attempt, as in the seed) and ``total_ms`` runs from its
+    first request to its end, retries and create/complete included.
+    """
+
+    file: str
+    key: str
+    state: str  # done, failed, skipped, or not finished (cancelled)
+    bytes: int
+    parts: int
+    attempts: int
+    success_ms: float | None
+    total_ms: float
+    MBps: float
+    MBps_est: float
+    reason: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"type": "file", **asdict(self)}, separators=(",", ":"))
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile; 0 for no values."""
     if not values:
@@ -40,13 +66,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class StatsFile:
-    """JSON lines, one per attempt, flushed as they come so a crash loses nothing written."""
+    """JSON lines, one per attempt (and one per file of a tree upload, ``"type": "file"``),
+    flushed as they come so a crash loses nothing written."""
 
     def __init__(self, path: Path) -> None:
         self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self._lock = threading.Lock()
 
-    def __call__(self, record: AttemptRecord) -> None:
+    def __call__(self, record: AttemptRecord | FileStat) -> None:
         with self._lock:
             self._fh.write(record.to_json() + "\n")
             self._fh.flush()

@@ -14,14 +14,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import crc32c
 
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
@@ -29,14 +26,13 @@ from s3tui.engine.job import Result
 from s3tui.engine.plan import MAX_PARTS, plan_parts
 from s3tui.engine.progress import PartState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
+from s3tui.engine.source import SourceError, Stopped, StreamSource
 from s3tui.engine.spool import Spool
 from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.transfer import Task, Transfer
 from s3tui.errors import EXIT_FAILED
 from s3tui.sizes import format_size
 
-READ_BLOCK = 1024 * 1024
-POLL_MS = 200
 CONTROL_DEADLINE = 60.0  # create / complete / abort: no body, but complete can be slow on AWS
 PREFLIGHT_ATTEMPTS = 4  # ~2 s of back-off: an unusable destination fails before the stream
 
@@ -78,6 +74,7 @@ class StreamUpload:
         self._outstanding = 0
         self._cond = threading.Condition()
         self.spool: Spool | None = None
+        self._source: StreamSource | None = None
         self.upload_id: str | None = None
 
     # --- steering (any thread) ---
@@ -112,11 +109,14 @@ class StreamUpload:
                 lambda: self.remote.create_multipart(self.key, self.options.to_s3_args()),
                 max_attempts=PREFLIGHT_ATTEMPTS,
             )
+            self._source = StreamSource(
+                self.source_fd, self.progress.source, self._stop, self.progress.add_read
+            )
             self.progress.set_phase(Phase.RUNNING)
             self.transfer.start()
             result = self._stream()
             completed = result is not None
-        except _Stop:
+        except (_Stop, Stopped):
             pass
         except Exception as e:  # the stop path reports it; nothing may escape uncleaned
             self.fail(_describe(e, self.spool))
@@ -158,7 +158,8 @@ class StreamUpload:
             self.progress.part_added(label, size, number=number, state=PartState.SPOOLING)
             fd, path = self.spool.create(f"part-{number:05d}")
             try:
-                written, crc, eof = self._fill(fd, size)
+                assert self._source is not None
+                written, crc, eof = self._source.fill(fd, size)
             finally:
                 os.close(fd)
             total += written
@@ -183,33 +184,6 @@ class StreamUpload:
         self._check_min_size(total)
         self._wait_parts()
         return self._complete(total, number)
-
-    def _fill(self, fd: int, size: int) -> tuple[int, int, bool]:
-        """Copy up to ``size`` bytes from the source into ``fd``; returns (bytes, crc, eof)."""
-        buf = bytearray(min(READ_BLOCK, size) or 1)
-        view = memoryview(buf)
-        src = self.source_fd
-        poller = select.poll()
-        poller.register(src, select.POLLIN | select.POLLHUP | select.POLLERR)
-        written, crc = 0, 0
-        while written < size:
-            if self._stop.is_set():
-                raise _Stop
-            if not poller.poll(POLL_MS):
-                continue
-            want = min(len(buf), size - written)
-            try:
-                n = os.readv(src, [view[:want]])
-            except OSError as e:
-                raise _SourceError(f"cannot read {self.progress.source}: {e.strerror}") from e
-            if n == 0:
-                return written, crc, True
-            chunk = view[:n]
-            crc = crc32c.crc32c(chunk, crc)
-            _write_all(fd, chunk)
-            written += n
-            self.progress.add_read(n)
-        return written, crc, False
 
     def _submit_part(self, number: int, label: str, path: Path, size: int, crc: int) -> None:
         assert self.spool is not None and self.upload_id is not None
@@ -384,16 +358,6 @@ class StreamUpload:
             self.spool.cleanup()
 
 
-class _SourceError(Exception):
-    pass
-
-
-def _write_all(fd: int, data: memoryview) -> None:
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]
-
-
 def _describe(e: BaseException, spool: Spool | None) -> str:
     """One line for a failure raised outside the request path (spool, source)."""
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -402,7 +366,7 @@ def _describe(e: BaseException, spool: Spool | None) -> str:
             f"the spool disk is full at {where}: free space, lower --max-spool, or pass "
             "--spool-dir on a bigger disk"
         )
-    if isinstance(e, _SourceError):
+    if isinstance(e, SourceError):
         return str(e)
     from s3tui.errors import S3tuiError
 

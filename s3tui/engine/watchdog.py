@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 _current = threading.local()
 
@@ -28,13 +29,15 @@ class Guard:
         self.expires = time.monotonic() + seconds
         self.fired = False
         self._sock: socket.socket | None = None
+        self.conn: Any = None  # the HTTP connection carrying the request (for zero-copy sends)
         self._lock = threading.Lock()
 
-    def attach(self, sock: socket.socket | None) -> None:
+    def attach(self, sock: socket.socket | None, conn: Any = None) -> None:
         if sock is None:
             return
         with self._lock:
             self._sock = sock
+            self.conn = conn
             if self.fired:
                 _shutdown(sock)
 
@@ -47,6 +50,7 @@ class Guard:
     def detach(self) -> None:
         with self._lock:
             self._sock = None
+            self.conn = None
 
     def check(self) -> None:
         """For code paths that can look (a body's ``read``): fail fast once expired."""
@@ -71,11 +75,11 @@ def current_guard() -> Guard | None:
     return getattr(_current, "guard", None)
 
 
-def note_socket(sock: socket.socket | None) -> None:
+def note_socket(sock: socket.socket | None, conn: Any = None) -> None:
     """Called by the S3 module's connection class whenever a request starts on a socket."""
     guard = current_guard()
     if guard is not None:
-        guard.attach(sock)
+        guard.attach(sock, conn)
 
 
 class Watchdog:

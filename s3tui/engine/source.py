@@ -1,0 +1,115 @@
+"""Reading the stream into chunk files, as cheaply as the source allows.
+
+From a pipe (the usual ``dump | gzip | s3tui``) the bytes go pipe -> page cache with ``splice``
+(one kernel copy instead of read + write), and the chunk's CRC32C is computed afterwards over an
+``mmap`` of the file, which reads the page cache without copying it. Other sources (a file or a
+terminal on stdin) use a plain read/CRC/write loop with one reused buffer.
+
+Every wait is a ``poll`` with a short timeout, so the stop flag is seen within 0.2 s even when
+the producer is silent for hours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import mmap
+import os
+import select
+import stat
+import threading
+from collections.abc import Callable
+
+import crc32c
+
+READ_BLOCK = 1024 * 1024
+PIPE_SIZE = 1024 * 1024
+POLL_MS = 200
+
+
+class SourceError(Exception):
+    """The source could not be read (the message says which and why)."""
+
+
+class Stopped(Exception):
+    """The stop flag was raised while waiting for data."""
+
+
+def file_crc32c(fd: int, length: int) -> int:
+    """CRC32C of the first ``length`` bytes of an open file, read through an mmap."""
+    if length == 0:
+        return 0
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    with mmap.mmap(fd, length, flags=flags, prot=mmap.PROT_READ) as view:
+        return crc32c.crc32c(view)
+
+
+class StreamSource:
+    def __init__(
+        self, fd: int, name: str, stop: threading.Event, on_read: Callable[[int], None]
+    ) -> None:
+        self.fd = fd
+        self.name = name
+        self._stop = stop
+        self._on_read = on_read
+        self._poller = select.poll()
+        self._poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        try:
+            self.is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode) and hasattr(os, "splice")
+        except OSError as e:
+            raise SourceError(f"cannot read {name}: {e.strerror}") from e
+        self._buf = memoryview(bytearray(READ_BLOCK))
+        if self.is_pipe and hasattr(fcntl, "F_SETPIPE_SZ"):
+            # A 1 MiB pipe (default 64 KiB) lets the producer run ahead between our splices:
+            # fewer wake-ups and context switches for both (perf showed ~5% in scheduling).
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+
+    def fill(self, out_fd: int, size: int) -> tuple[int, int, bool]:
+        """Move up to ``size`` bytes into ``out_fd`` (opened read-write at offset 0).
+
+        Returns ``(bytes, crc32c, eof)``.
+        """
+        if self.is_pipe:
+            written, eof = self._fill_splice(out_fd, size)
+            return written, file_crc32c(out_fd, written), eof
+        return self._fill_copy(out_fd, size)
+
+    def _wait_readable(self) -> None:
+        while not self._poller.poll(POLL_MS):
+            if self._stop.is_set():
+                raise Stopped
+        if self._stop.is_set():
+            raise Stopped
+
+    def _fill_splice(self, out_fd: int, size: int) -> tuple[int, bool]:
+        written = 0
+        while written < size:
+            self._wait_readable()
+            try:
+                n = os.splice(self.fd, out_fd, min(READ_BLOCK, size - written))
+            except OSError as e:
+                raise SourceError(f"cannot read {self.name}: {e.strerror}") from e
+            if n == 0:
+                return written, True
+            written += n
+            self._on_read(n)
+        return written, False
+
+    def _fill_copy(self, out_fd: int, size: int) -> tuple[int, int, bool]:
+        written, crc = 0, 0
+        while written < size:
+            self._wait_readable()
+            try:
+                n = os.readv(self.fd, [self._buf[: min(READ_BLOCK, size - written)]])
+            except OSError as e:
+                raise SourceError(f"cannot read {self.name}: {e.strerror}") from e
+            if n == 0:
+                return written, crc, True
+            chunk = self._buf[:n]
+            crc = crc32c.crc32c(chunk, crc)
+            while chunk:
+                chunk = chunk[os.write(out_fd, chunk) :]
+            written += n
+            self._on_read(n)
+        return written, crc, False
