@@ -5,7 +5,7 @@ from pathlib import Path
 import crc32c
 import pytest
 
-from s3tui.engine.source import StreamSource, Stopped, file_crc32c
+from s3tui.engine.source import Stopped, StreamSource, file_crc32c
 
 
 def _feed(data: bytes) -> int:
