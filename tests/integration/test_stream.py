@@ -294,3 +294,25 @@ def test_memory_stays_small_on_a_large_stream(
     peak_kib = int(p.stdout.split()[-1])
     assert peak_kib < 100 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
     _landed(s3_client, bucket, "big", bytes(size), tmp_path)
+
+
+def test_profile_from_aws_files(
+    local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(s3_env)
+    key_id, secret = env.pop("AWS_ACCESS_KEY_ID"), env.pop("AWS_SECRET_ACCESS_KEY")
+    (tmp_path / "config").write_text("[profile backup]\nregion = us-east-1\n")
+    (tmp_path / "credentials").write_text(
+        f"[backup]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+    )
+    env["AWS_CONFIG_FILE"] = str(tmp_path / "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "credentials")
+    data = random_bytes(2000, seed=10)
+    r = run_put(data, f"s3://{bucket}/prof", "--profile", "backup", env=env,
+                endpoint=local_s3.endpoint_url, spool=tmp_path / "spool")
+    assert r.code == 0, r.stderr
+    assert secret not in r.stderr
+    _landed(s3_client, bucket, "prof", data, tmp_path / "spool")
+    r = run_put(data, f"s3://{bucket}/prof", "--profile", "nope", env=env,
+                endpoint=local_s3.endpoint_url, spool=tmp_path / "spool")
+    assert r.code == 1 and "profile 'nope' not found" in r.stderr
