@@ -316,3 +316,15 @@ def test_profile_from_aws_files(
     r = run_put(data, f"s3://{bucket}/prof", "--profile", "nope", env=env,
                 endpoint=local_s3.endpoint_url, spool=tmp_path / "spool")
     assert r.code == 1 and "profile 'nope' not found" in r.stderr
+
+
+def test_unusable_spool_dir_fails_before_reading(
+    local_s3: LocalS3, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    cmd = s3tui_cmd("put", "-", f"s3://{bucket}/k", "--endpoint-url", local_s3.endpoint_url,
+                    "--spool-dir", str(blocker / "spool"))
+    p = _fails_before_reading(cmd, s3_env)
+    err = p.stderr.decode()
+    assert p.returncode == 1 and "--spool-dir" in err and "Traceback" not in err
