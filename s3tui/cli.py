@@ -124,6 +124,44 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--metadata", action="append", default=[], metavar="K=V", help="user metadata (repeatable)"
     )
+    g = put.add_argument_group(
+        "files and directories",
+        "A DEST ending in '/' is a prefix: a directory's contents and named files go under it, "
+        "joined with '/'. One file to a DEST without a trailing '/' is stored under exactly "
+        "that key. Files below --chunk-size are one PutObject each, bigger ones multipart.",
+    )
+    g.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="upload only files matching GLOB (repeatable; fnmatch on the path relative to the "
+        "directory, '*' crosses '/', a GLOB without '/' also matches the file name)",
+    )
+    g.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files (and whole directories) matching GLOB (repeatable; wins over "
+        "--include); hidden files are included unless excluded",
+    )
+    g.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links inside directories (loops are skipped)",
+    )
+    g.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip files whose object exists with the same size and checksum (CRC32C/CRC32/MD5;"
+        " size alone when the object has none)",
+    )
+    g.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would be uploaded where, with sizes; send nothing",
+    )
     g = put.add_argument_group("output")
     g.add_argument("--no-tui", action="store_true", help="headless: progress on stderr")
     g.add_argument("--tui", action="store_true", help="dashboard even with stdin piped")
@@ -135,9 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="append one JSON line per request attempt (perf_data columns)",
     )
 
-    sub.add_parser(
+    demo = sub.add_parser(
         "demo", help="a first run: local S3 server, a slow stream with faults, the dashboard"
     )
+    demo.add_argument("--no-tui", action="store_true", help="headless: progress on stderr")
+    demo.add_argument("--size", default="120MiB", metavar="SIZE", help="stream size (120MiB)")
     return p
 
 
@@ -202,15 +242,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         check_bucket_name(bucket)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if sources != ["-"]:
-        if "-" in sources:
-            raise UsageError("'-' (stdin) cannot be combined with other sources")
-        raise UsageError(
-            "uploading files and directories is not supported yet: pipe them, "
-            "e.g. `tar c DIR | s3tui put - s3://bucket/key.tar`"
-        )
-    if not key or key.endswith("/"):
-        raise UsageError("a stream needs a full key: write s3://BUCKET/path/name, not a prefix")
+    extra = _check_sources(ns, sources, key)
 
     if ns.endpoint_url:
         u = urlparse(ns.endpoint_url)
@@ -264,7 +296,9 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         raise UsageError(f"--stats-file: directory {stats.parent} does not exist")
     if ns.tui and ns.no_tui:
         raise UsageError("--tui and --no-tui contradict each other: pick one")
-    tui = want_dashboard(ns.tui, ns.no_tui, stdin_is_data=sources == ["-"])
+    tui = not extra.get("dry_run") and want_dashboard(
+        ns.tui, ns.no_tui, stdin_is_data=sources == ["-"]
+    )
 
     cfg = UploadConfig(
         concurrency=ns.concurrency,
@@ -297,7 +331,45 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         json=ns.json,
         quiet=ns.quiet,
         stats_file=stats,
+        extra=extra,
     )
+
+
+def _check_sources(ns: argparse.Namespace, sources: list[str], key: str) -> dict[str, Any]:
+    """Stdin needs a full key; files and directories must exist (exit 2 otherwise). Returns the
+    tree options for :func:`run_tree` (empty for stdin)."""
+    tree_flags = {
+        "--include": bool(ns.include),
+        "--exclude": bool(ns.exclude),
+        "--follow-symlinks": ns.follow_symlinks,
+        "--skip-existing": ns.skip_existing,
+        "--dry-run": ns.dry_run,
+    }
+    if sources == ["-"]:
+        used = [flag for flag, on in tree_flags.items() if on]
+        if used:
+            raise UsageError(f"{used[0]} applies to files and directories, not to stdin")
+        if not key or key.endswith("/"):
+            raise UsageError("a stream needs a full key: write s3://BUCKET/path/name, not a prefix")
+        return {}
+    if "-" in sources:
+        raise UsageError("'-' (stdin) cannot be combined with other sources")
+    for flag, value in (("--expected-size", ns.expected_size), ("--min-size", ns.min_size)):
+        if value is not None:
+            raise UsageError(f"{flag} applies to streams (stdin) only, not to files")
+    from s3tui.engine.walk import SourceError, check_sources
+
+    try:
+        check_sources(sources)
+    except SourceError as e:
+        raise UsageError(str(e)) from None
+    return {
+        "include": tuple(ns.include),
+        "exclude": tuple(ns.exclude),
+        "follow_symlinks": ns.follow_symlinks,
+        "skip_existing": ns.skip_existing,
+        "dry_run": ns.dry_run,
+    }
 
 
 def want_dashboard(tui_flag: bool, no_tui: bool, stdin_is_data: bool) -> bool:
@@ -321,6 +393,8 @@ def run_put(args: PutArgs) -> int:
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.stream import StreamUpload
 
+    if args.sources != ["-"]:
+        return run_tree(args)
     source_fd = sys.stdin.fileno()
     if args.tui:
         from s3tui.tui.terminal import swap_tty_onto_stdin
@@ -352,6 +426,88 @@ def run_put(args: PutArgs) -> int:
             stats.close()
 
 
+def run_tree(args: PutArgs) -> int:
+    """Files and directories: a TreeUpload, or with --dry-run only the listing (no S3 at all)."""
+    from s3tui.engine.walk import Filter, SourceError
+
+    opts = args.extra
+    filt = Filter(include=opts["include"], exclude=opts["exclude"])
+    if opts["dry_run"]:
+        try:
+            return _dry_run(args, filt)
+        except SourceError as e:
+            raise S3tuiError(str(e)) from None
+    from s3tui.drive import drive_job
+    from s3tui.engine.remote import Remote, RemoteError, make_client
+    from s3tui.engine.stats import StatsFile
+    from s3tui.engine.tree import TreeUpload
+
+    try:
+        client = make_client(
+            args.endpoint_url,
+            args.region,
+            args.profile,
+            max_connections=args.config.concurrency + 4,
+        )
+    except RemoteError as e:
+        raise S3tuiError(str(e)) from None
+    stats = StatsFile(args.stats_file) if args.stats_file else None
+    job = TreeUpload(
+        args.sources,
+        Remote(client, args.bucket),
+        args.key,
+        args.config,
+        args.options,
+        filt=filt,
+        follow_symlinks=opts["follow_symlinks"],
+        skip_existing=opts["skip_existing"],
+        on_record=[stats] if stats else None,
+        on_file=[stats] if stats else None,
+    )
+    try:
+        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
+    finally:
+        if stats:
+            stats.close()
+
+
+def _dry_run(args: PutArgs, filt: Any) -> int:
+    """What would go where (stdout), warnings and a total (stderr); exit 1 when some file could
+    not be listed, as the real run would."""
+    import json
+
+    from s3tui.engine.walk import exact_key, prefix_of, scan
+    from s3tui.sizes import format_size
+
+    listing = scan(args.sources, args.key, filt, args.extra["follow_symlinks"])
+    target = exact_key(args.key, args.sources) or prefix_of(args.key)
+    out, err = sys.stdout, sys.stderr
+    for path, why in listing.warnings:
+        if args.json:
+            print(json.dumps({"type": "warning", "path": path, "reason": why}), file=err)
+        else:
+            print(f"s3tui: warning {path}: {why}", file=err)
+    for e in listing.entries:
+        if args.json:
+            row = {"type": "dry-run", "path": e.path, "key": e.key, "size": e.size}
+            print(json.dumps(row, ensure_ascii=False), file=out)
+        else:
+            print(f"{e.size:>14}  {e.path} -> s3://{args.bucket}/{e.key}", file=out)
+    for path, why in listing.failures:
+        print(f"s3tui: error: {path}: {why}", file=err)
+    n, total = len(listing.entries), listing.total_size
+    if args.json:
+        summary = {"type": "summary", "dry_run": True, "files": n, "bytes": total}
+        print(json.dumps({**summary, "failed": len(listing.failures)}), file=err)
+    elif not args.quiet:
+        print(
+            f"s3tui: dry run: {n} file{'s' if n != 1 else ''}, {format_size(total)} would be "
+            f"uploaded to s3://{args.bucket}/{target}; nothing was sent",
+            file=err,
+        )
+    return 1 if listing.failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -361,7 +517,13 @@ def main(argv: list[str] | None = None) -> int:
         if ns.command == "demo":
             from s3tui.demo import run_demo
 
-            return run_demo()
+            try:
+                size = parse_size(ns.size)
+            except ValueError as e:
+                raise UsageError(f"--size: {e}") from None
+            # Like put: the dashboard in a terminal, headless without one or with --no-tui.
+            tui = want_dashboard(False, ns.no_tui, stdin_is_data=not os.isatty(0))
+            return run_demo(size=size, tui=tui)
         parser.print_help(sys.stderr)
         return 2
     except S3tuiError as e:
@@ -372,3 +534,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SIGINT
     except BrokenPipeError:
         os._exit(1)
+    except Exception as e:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("S3TUI_DEBUG"):
+            raise
+        print(
+            f"s3tui: error: unexpected {type(e).__name__}: {e} (set S3TUI_DEBUG=1 for a "
+            "traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1

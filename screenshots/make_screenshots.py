@@ -21,7 +21,6 @@ from s3tui.tui.app import build_app  # noqa: E402
 from tests.tui.fakes import (  # noqa: E402
     FakeJob,
     fixed_spool_free,
-    frozen_wall_clock,
     play,
     stream_job,
     tree_job,
@@ -31,14 +30,13 @@ SIZE = (120, 36)
 
 
 async def shoot(job: FakeJob, until: str | None, name: str) -> Path:
-    app = build_app(job, spool_free_fn=fixed_spool_free, clock=job.clock)
-    with frozen_wall_clock(job.clock):
-        async with app.run_test(size=SIZE) as pilot:
-            play(app, job, until)
-            if until is None:
-                await app.workers.wait_for_complete()
-            await pilot.pause()
-            app.save_screenshot(filename=name, path=str(HERE))
+    app = build_app(job, spool_free_fn=fixed_spool_free)
+    async with app.run_test(size=SIZE) as pilot:
+        play(app, job, until)
+        if until is None:
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.save_screenshot(filename=name, path=str(HERE))
     return HERE / name
 
 

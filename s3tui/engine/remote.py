@@ -16,9 +16,9 @@ import socket
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import botocore.session
 import botocore.awsrequest
 import botocore.exceptions as bx
+import botocore.session
 from botocore.config import Config
 
 from s3tui.engine import watchdog
@@ -109,8 +109,8 @@ def make_client(
     kwargs: dict[str, Any] = {}
     if credentials:
         kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = credentials
-    elif not profile and not os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get(
-        "AWS_ACCESS_KEY"
+    elif (
+        not profile and not os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_ACCESS_KEY")
     ):
         kwargs["aws_access_key_id"] = os.environ["AWS_ACCESS_KEY"]
         kwargs["aws_secret_access_key"] = os.environ.get("AWS_SECRET_KEY")

@@ -42,7 +42,7 @@ class FileStat:
 
     file: str
     key: str
-    state: str  # done, failed, skipped, or not finished (cancelled)
+    state: str  # done, failed, skipped, or unfinished (the job stopped first)
     bytes: int
     parts: int
     attempts: int

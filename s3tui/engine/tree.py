@@ -204,6 +204,8 @@ class TreeUpload:
         self._heads: deque[_File] = deque()
         self._waiting = 0  # tasks handed to the pool whose first attempt has not begun
         self._unsettled = 0
+        self._total_bytes = 0  # still to upload: skipped files leave the totals
+        self._total_parts = 0
         self._probe = {"write": "none", "head": "none"}  # none -> flying -> passed
         self._base_args = self.options.to_s3_args()
 
@@ -254,11 +256,19 @@ class TreeUpload:
             self.walk_failures.append((path, why))
             self.progress.file_added(path, "", 0)
             self.progress.file_state(path, FileState.FAILED, reason=why)
-        chunk = self.cfg.chunk_size
-        self.files = [_File(e, chunk) for e in listing.entries]
-        for f in self.files:
-            self.progress.file_added(f.entry.path, f.entry.key, f.entry.size)
-        self.progress.set_total(listing.total_size, parts_total=sum(f.nparts for f in self.files))
+        for e in listing.entries:
+            try:
+                f = _File(e, self.cfg.chunk_size)
+            except ValueError as err:  # larger than S3's largest object
+                self.walk_failures.append((e.path, str(err)))
+                self.progress.file_added(e.path, e.key, e.size)
+                self.progress.file_state(e.path, FileState.FAILED, reason=str(err))
+                continue
+            self.files.append(f)
+            self.progress.file_added(e.path, e.key, e.size)
+        self._total_bytes = sum(f.entry.size for f in self.files)
+        self._total_parts = sum(f.nparts for f in self.files)
+        self.progress.set_total(self._total_bytes, parts_total=self._total_parts)
         with self._cond:
             self._unsettled = len(self.files)
             (self._heads if self.skip_existing else self._writes).extend(self.files)
@@ -325,13 +335,12 @@ class TreeUpload:
         """Wrap one request of file ``f``: bookkeeping around ``call`` (in the worker, once per
         attempt) and ``done`` (in the worker, after the request succeeded)."""
         data = kind == "data"
+        probe_kind = "head" if kind == "head" else "write"
         started = False
         key, path = f.entry.key, f.entry.path
         f.inflight += 1
-        if data:
+        if data:  # control requests (create, complete, head) are not shown as parts
             self.progress.part_added(label, size, number=part, file=path)
-        else:
-            self.progress.part_added(label, 0)
 
         def attempt(sent: Callable[[int], None]) -> Any:
             nonlocal started
@@ -343,7 +352,7 @@ class TreeUpload:
                     self._cond.notify_all()
                     if f.first_start is None:
                         f.first_start = t0
-                if data:
+                if data and f.failed is None:
                     f.attempts += 1
                 begin = kind != "head" and f.state == FileState.QUEUED and f.failed is None
                 if begin:
@@ -380,7 +389,7 @@ class TreeUpload:
         def on_success(result: Any) -> None:
             try:
                 if probe:
-                    self._set_probe(kind_of_probe, "passed")
+                    self._set_probe(probe_kind, "passed")
                 done(result)
             except _FileProblem as e:
                 self._fail_file(f, str(e))
@@ -395,7 +404,6 @@ class TreeUpload:
             finally:
                 self._task_finished(f)
 
-        kind_of_probe = "head" if kind == "head" else "write"
         return Task(
             label,
             size,
@@ -508,9 +516,12 @@ class TreeUpload:
             problem = None
             if reported is not None and reported != expected:
                 problem = f"checksum {reported} != local {expected}"
-            elif reported is None:
-                with self.transfer.watchdog.guard(CONTROL_DEADLINE):
-                    head = self.remote.head(e.key)
+            elif reported is None:  # a store that reports no checksum: check the size at least
+                try:
+                    with self.transfer.watchdog.guard(CONTROL_DEADLINE):
+                        head = self.remote.head(e.key)
+                except Exception as err:
+                    raise _FileProblem("integrity", f"stored, but not verified: {err}") from None
                 if head is None or head.get("ContentLength") != e.size:
                     problem = f"size {head and head.get('ContentLength')} != {e.size} bytes read"
             if problem:
@@ -552,9 +563,9 @@ class TreeUpload:
     def _file_skipped(self, f: _File, why: str) -> None:
         with self._cond:
             f.state = FileState.SKIPPED
-            skipped = [x for x in self.files if x.state == FileState.SKIPPED]
-            total = sum(x.entry.size for x in self.files) - sum(x.entry.size for x in skipped)
-            parts = sum(x.nparts for x in self.files) - sum(x.nparts for x in skipped)
+            self._total_bytes -= f.entry.size
+            self._total_parts -= f.nparts
+            total, parts = self._total_bytes, self._total_parts
         self.progress.set_total(total, parts_total=parts)
         self.progress.file_state(f.entry.path, FileState.SKIPPED, reason=why)
 
@@ -716,7 +727,7 @@ class TreeUpload:
         return FileStat(
             file=f.entry.path,
             key=f.entry.key,
-            state=f.state.value if f.settled else "not finished",
+            state=f.state.value if f.settled else "unfinished",
             bytes=f.entry.size,
             parts=f.nparts,
             attempts=f.attempts,

@@ -10,11 +10,12 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 from s3tui.engine.job import Result
 from s3tui.engine.progress import Event, Progress, RateMeter, Snapshot
-from s3tui.engine.stats import AttemptRecord, percentile
+from s3tui.engine.stats import AttemptRecord, FileStat, percentile
 from s3tui.sizes import format_rate, format_size
 
 
@@ -107,7 +108,14 @@ class HeadlessReporter:
             nxt = f"; {ev.next}" if ev.next else ""
             self._write(f"s3tui: {ev.kind} {ev.label}{detail}: {ev.reason}{deadline}{nxt}")
 
-    def summary(self, result: Result, records: list[AttemptRecord]) -> None:
+    def summary(
+        self,
+        result: Result,
+        records: list[AttemptRecord],
+        files: Sequence[FileStat] = (),
+    ) -> None:
+        """The final lines. For a tree: the failed files with reasons and the seed's perf_data
+        table for up to ``MAX_FILE_ROWS`` files (``--stats-file`` has every file)."""
         self._end_line()
         times = [
             r.success_ms
@@ -115,25 +123,66 @@ class HeadlessReporter:
             if r.ok and r.success_ms is not None and (r.part is not None or r.file is not None)
         ]
         data = summary_dict(result, times)
+        snap = self.progress.snapshot()
+        if snap.files_total:
+            data.update(
+                files_total=snap.files_total,
+                files_done=snap.files_done,
+                files_failed=snap.files_failed,
+                files_skipped=snap.files_skipped,
+            )
         if self.json:
             self._write(json.dumps(data))
             return
+        lines: list[str] = []
         if not result.ok:
-            self._write(f"s3tui: error: {result.message}")
-            return
-        if self.quiet:
-            return
-        lines = [f"s3tui: {result.message}"]
-        if times:
-            lines.append(
-                f"  part time p50 {data['part_ms_p50'] / 1000:.2f}s, "
-                f"p95 {data['part_ms_p95'] / 1000:.2f}s, "
-                f"max {data['part_ms_max'] / 1000:.2f}s"
-            )
-        if result.etag or result.checksum:
-            lines.append(f"  ETag {result.etag or '-'}  CRC32C {result.checksum or '-'}")
+            lines.append(f"s3tui: error: {result.message}")
+            lines.extend(failed_lines(result.failed_files))
+        elif not self.quiet:
+            lines.append(f"s3tui: {result.message}")
+            if times:
+                lines.append(
+                    f"  part time p50 {data['part_ms_p50'] / 1000:.2f}s, "
+                    f"p95 {data['part_ms_p95'] / 1000:.2f}s, "
+                    f"max {data['part_ms_max'] / 1000:.2f}s"
+                )
+            if result.etag or result.checksum:
+                lines.append(f"  ETag {result.etag or '-'}  CRC32C {result.checksum or '-'}")
+        finished = [f for f in files if f.state != "unfinished"]
+        if len(files) > 1 and finished and not self.quiet:
+            lines.extend(file_table(files))
         for line in lines:
             self._write(line)
+
+
+MAX_FILE_ROWS = 50
+
+
+def failed_lines(failed: Sequence[tuple[str, str]], limit: int = MAX_FILE_ROWS) -> list[str]:
+    lines = [f"  failed: {path}: {reason}" for path, reason in failed[:limit]]
+    if len(failed) > limit:
+        lines.append(f"  ... and {len(failed) - limit} more failed files")
+    return lines
+
+
+def file_table(files: Sequence[FileStat], limit: int = MAX_FILE_ROWS) -> list[str]:
+    """The s3-upload seed's perf_data columns, one row per file, in listing order."""
+    head = (
+        f"  {'attempts':>8} {'bytes':>12} {'success_ms':>10} {'total_ms':>10} "
+        f"{'MBps':>10} {'MBps_est':>10}  {'state':<10} key"
+    )
+    rows = [head]
+    for f in files[:limit]:
+        success = f"{f.success_ms:.1f}" if f.success_ms is not None else "-"
+        rows.append(
+            f"  {f.attempts:>8} {f.bytes:>12} {success:>10} {f.total_ms:>10.1f} "
+            f"{f.MBps:>10.5f} {f.MBps_est:>10.5f}  {f.state:<10} {f.key}"
+        )
+    if len(files) > limit:
+        rows.append(
+            f"  ... {len(files) - limit} more files not shown (--stats-file keeps every file)"
+        )
+    return rows
 
 
 def progress_line(snap: Snapshot, rate: float) -> str:

@@ -45,6 +45,9 @@ from s3tui.tui.widgets import (
 
 SpoolFreeFn = Callable[[str], int | None]
 
+# The widgets that draw each snapshot (each has ``show(frame)``).
+_VIEWS = "SummaryPanel, FilesPanel, PartsPanel, TempDiskPanel, ThroughputChart"
+
 # How often the screen reads the progress model; ~8 Hz looks live and costs the upload nothing.
 POLL_INTERVAL = 1 / 8
 # Free space on the spool's disk is a syscall: ask at most this often (seconds).
@@ -91,11 +94,11 @@ class UploadApp(App[Result]):
         job: UploadJob,
         *,
         spool_free_fn: SpoolFreeFn | None = None,
-        clock: Callable[[], float] = time.monotonic,
         poll_interval: float = POLL_INTERVAL,
         handle_signals: bool = False,
     ) -> None:
-        """``clock`` must be the progress model's clock (part start times are on it).
+        """Times come from the progress model (``Snapshot.now``), so a fake clock there is
+        all a test needs.
 
         ``handle_signals`` routes SIGINT/SIGTERM into the cancel path; only the real CLI wants
         that, tests must not take over the process's signals.
@@ -104,7 +107,6 @@ class UploadApp(App[Result]):
         self.job = job
         self.progress = job.progress
         self._spool_free_fn = spool_free_fn or disk_free
-        self._clock = clock
         self._poll_interval = poll_interval
         self._handle_signals = handle_signals
         self._meter = RateMeter(window=RATE_WINDOW)
@@ -160,6 +162,7 @@ class UploadApp(App[Result]):
 
     def on_unmount(self) -> None:
         self._listening = False
+        self.progress.unsubscribe(self._on_engine_event)
         if self.outcome is None and not self._stopping:
             # The app is going away with the upload still running: stop it cleanly.
             self.job.cancel(EXIT_SIGINT, "dashboard closed")
@@ -212,26 +215,28 @@ class UploadApp(App[Result]):
         if message.event in self._preseeded:
             self._preseeded.discard(message.event)
             return
-        self.query_one(RetryLog).add(message.event)
+        for log in self.query(RetryLog):  # none while shutting down
+            log.add(message.event)
 
     def poll(self) -> None:
         """Read one snapshot and hand it to every panel."""
         snap = self.progress.snapshot()
-        now = self._clock()
+        now = snap.now
         if self._meter_t is None or now > self._meter_t:
             self._rate = self._meter.add(now, snap.bytes_sent)
             self._meter_t = now
         real = time.monotonic()
-        if real - self._disk_checked >= DISK_SAMPLE_INTERVAL or (
-            self._spool_free is None and snap.spool_dir
-        ):
+        if snap.spool_dir and real - self._disk_checked >= DISK_SAMPLE_INTERVAL:
             self._disk_checked = real
-            self._spool_free = self._spool_free_fn(snap.spool_dir) if snap.spool_dir else None
+            free = self._spool_free_fn(snap.spool_dir)
+            if free is not None:  # the spool dir goes away at the end: keep the last reading
+                self._spool_free = free
         self._paused = snap.paused
         self.frame = Frame(snap, now, self._rate, self._spool_free)
-        for panel in self.query("SummaryPanel, FilesPanel, PartsPanel, TempDiskPanel"):
-            panel.show(self.frame)  # type: ignore[attr-defined]
-        self.query_one(ThroughputChart).show(self.frame)
+        # ``query``, not ``query_one``: a tick may land while the app shuts down and the
+        # default screen is already empty; then there is nothing to show, and no error.
+        for view in self.query(_VIEWS):
+            view.show(self.frame)  # type: ignore[attr-defined]
 
     # --- steering ---
     def action_toggle_pause(self) -> None:
@@ -327,8 +332,7 @@ def build_app(
     job: UploadJob,
     *,
     spool_free_fn: SpoolFreeFn | None = None,
-    clock: Callable[[], float] = time.monotonic,
     handle_signals: bool = False,
 ) -> UploadApp:
     """The one way to make the dashboard: the CLI, the tests and the screenshot script share it."""
-    return UploadApp(job, spool_free_fn=spool_free_fn, clock=clock, handle_signals=handle_signals)
+    return UploadApp(job, spool_free_fn=spool_free_fn, handle_signals=handle_signals)

@@ -9,18 +9,15 @@ once the step is applied, so the screen only ever sees whole steps: snapshots ar
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from unittest import mock
 
-from s3tui.engine import progress as progress_module
 from s3tui.engine.job import Result
 from s3tui.engine.progress import FileState, PartState, Phase, Progress
+from s3tui.sizes import format_size
 
 MiB = 1024**2
 # 2026-01-01 14:03:00 UTC: event timestamps in snapshots and screenshots (TZ=UTC there).
@@ -46,18 +43,6 @@ class FakeClock:
         return WALL_EPOCH + (self.t - self.start)
 
 
-@contextlib.contextmanager
-def frozen_wall_clock(clock: FakeClock) -> Iterator[None]:
-    """Stamp engine events with the fake clock's wall time instead of ``time.time()``.
-
-    ``Progress.event`` reads the wall clock directly; this swaps the ``time`` module seen by
-    the progress module only, for as long as the block runs.
-    """
-    shim = types.SimpleNamespace(time=clock.wall, monotonic=time.monotonic)
-    with mock.patch.object(progress_module, "time", shim):
-        yield
-
-
 @dataclass
 class FakeJob:
     script: Script
@@ -73,7 +58,10 @@ class FakeJob:
     bwlimit: float | None = None
 
     def __post_init__(self) -> None:
-        self.progress = Progress(self.source, self.dest, clock=self.clock)
+        # Both clocks fake: part ages (Snapshot.now) and event times (Event.time) repeat.
+        self.progress = Progress(
+            self.source, self.dest, clock=self.clock, wall_clock=self.clock.wall
+        )
         self.progress.gate_fn = lambda: (self.concurrency, self.concurrency, self.paused)
         self.progress.estimate_fn = lambda: self.estimate
         self.progress.spool_fn = lambda: self.spool
@@ -170,9 +158,14 @@ class FakeJob:
         return Result(code, reason, size=snap.bytes_uploaded, seconds=snap.elapsed)
 
     def finish(self, etag: str = "", checksum: str = "") -> None:
-        """Called by a script at its end: the upload succeeded."""
+        """Called by a script at its end: the upload succeeded (message worded as the
+        engine's)."""
         snap = self.progress.snapshot()
-        message = f"stored {snap.total_size} bytes at {self.dest}"
+        size, secs = snap.bytes_uploaded, snap.elapsed
+        message = (
+            f"uploaded {format_size(size)} to {self.dest} in {secs:.1f}s "
+            f"({size / secs / 1e6:.1f} MB/s, {snap.parts_done} parts, {snap.retries} retries)"
+        )
         self.progress.set_phase(Phase.DONE, message)
         snap = self.progress.snapshot()
         self.result = Result(
@@ -318,7 +311,7 @@ def stream_script(
             p.set_phase(Phase.COMPLETING)
             yield "completing"
             clock.advance(0.4)
-            job.finish(etag='"9b2cf535f27731c974343645a3985328-48"', checksum="CRC32C Xv1NQw==-48")
+            job.finish(etag="9b2cf535f27731c974343645a3985328-48", checksum="Xv1NQw==-48")
             yield "done"
 
     return script

@@ -10,11 +10,11 @@ from s3tui.tui.screens import ConfirmAbort, HelpScreen, SummaryScreen
 from s3tui.tui.widgets import FilesPanel, PartsPanel, RetryLog, SummaryPanel, TempDiskPanel
 
 from .conftest import SIZE
-from .fakes import FakeJob, fixed_spool_free, frozen_wall_clock, play, stream_job, tree_job
+from .fakes import FakeJob, fixed_spool_free, play, stream_job, tree_job
 
 
 def make(job: FakeJob) -> UploadApp:
-    return build_app(job, spool_free_fn=fixed_spool_free, clock=job.clock)
+    return build_app(job, spool_free_fn=fixed_spool_free)
 
 
 def text(widget: object) -> str:
@@ -48,19 +48,18 @@ async def test_parts_appear_and_finish() -> None:
 async def test_retry_shows_in_the_log() -> None:
     job = stream_job()
     app = make(job)
-    with frozen_wall_clock(job.clock):
-        async with app.run_test(size=SIZE) as pilot:
-            play(app, job, "t25")
-            await pilot.pause()
-            log = app.query_one(RetryLog)
-            retries = [e for e in log.events if e.kind == "retry"]
-            assert len(retries) == 1
-            assert retries[0].label == "part 3"
-            shown = str(log.query_one("Static").render())
-            assert "retry part 3 attempt 1" in shown
-            assert "→ attempt 2 in 1.2s" in shown
-            assert "deadline 9.9s" in shown
-            assert "retries 1" in text(app.query_one(SummaryPanel))
+    async with app.run_test(size=SIZE) as pilot:
+        play(app, job, "t25")
+        await pilot.pause()
+        log = app.query_one(RetryLog)
+        retries = [e for e in log.events if e.kind == "retry"]
+        assert len(retries) == 1
+        assert retries[0].label == "part 3"
+        shown = str(log.query_one("Static").render())
+        assert "retry part 3 attempt 1" in shown
+        assert "→ attempt 2 in 1.2s" in shown
+        assert "deadline 9.9s" in shown
+        assert "retries 1" in text(app.query_one(SummaryPanel))
 
 
 async def test_p_pauses_and_resumes() -> None:
@@ -103,6 +102,8 @@ async def test_q_asks_then_aborts_with_130() -> None:
     assert isinstance(app.return_value, Result)
     assert app.return_value.exit_code == 130
     assert job.run_returned.is_set()
+    assert not job.progress._listeners  # the closed app no longer listens to the engine
+    job.progress.event("retry", "part 9")  # and a late engine event goes nowhere, quietly
 
 
 async def test_q_then_no_keeps_uploading() -> None:

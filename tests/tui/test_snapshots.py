@@ -1,9 +1,7 @@
 """Pictures of the main states, compared with stored SVGs (``pytest --snapshot-update`` to
-accept a deliberate change). Deterministic: fake clock, frozen event times, fixed free space."""
+accept a deliberate change). Deterministic: fake monotonic and wall clocks, fixed free space."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from textual.pilot import Pilot
@@ -11,25 +9,21 @@ from textual.pilot import Pilot
 from s3tui.tui.app import UploadApp, build_app
 
 from .conftest import SIZE
-from .fakes import FakeJob, fixed_spool_free, frozen_wall_clock, play, stream_job, tree_job
+from .fakes import FakeJob, fixed_spool_free, play, stream_job, tree_job
 
 
 @pytest.fixture
-def stream() -> Iterator[FakeJob]:
-    job = stream_job()
-    with frozen_wall_clock(job.clock):
-        yield job
+def stream() -> FakeJob:
+    return stream_job()
 
 
 @pytest.fixture
-def tree() -> Iterator[FakeJob]:
-    job = tree_job()
-    with frozen_wall_clock(job.clock):
-        yield job
+def tree() -> FakeJob:
+    return tree_job()
 
 
 def make(job: FakeJob) -> UploadApp:
-    return build_app(job, spool_free_fn=fixed_spool_free, clock=job.clock)
+    return build_app(job, spool_free_fn=fixed_spool_free)
 
 
 def until(job: FakeJob, step: str | None):
