@@ -13,9 +13,13 @@ anything reads the body before the send (a checksum pass), the plain ``read`` pa
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
+import select
 import socket
+import struct
+import termios
 import time
 from collections.abc import Callable
 
@@ -98,7 +102,6 @@ class FileRangeBody(io.RawIOBase):
 
     def _send_direct(self, sock: socket.socket, guard: watchdog.Guard) -> None:
         """Send the rest of the range straight from the file to the socket."""
-        src = _Fd(self._fd)
         while self._pos < self._length:
             guard.check()
             n = min(BLOCK, self._length - self._pos)
@@ -106,13 +109,18 @@ class FileRangeBody(io.RawIOBase):
                 wait = self._limiter.take(n)
                 if wait > 0:
                     time.sleep(wait)
-            sent = sock.sendfile(src, self._offset + self._pos, n)  # type: ignore[arg-type]
+            sent = _sendfile(sock, self._fd, self._offset + self._pos, n)
             if sent == 0:
                 raise OSError(f"file shrank while being sent (at byte {self._offset + self._pos})")
             self._pos += sent
-            self._pending += sent
-            if self._pending >= REPORT_EVERY or self._pos >= self._length:
+            # Report what left the machine, not what the kernel queued: a socket buffer holds
+            # megabytes, and a bar fed by sendfile alone would run seconds ahead of the link.
+            on_wire = self._pos - _unsent(sock)
+            self._pending = max(0, on_wire - self._reported)
+            if self._pending >= REPORT_EVERY:
                 self._flush()
+        self._pending = self._pos - self._reported
+        self._flush()
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(b))
@@ -131,14 +139,37 @@ class FileRangeBody(io.RawIOBase):
         super().close()
 
 
-class _Fd:
-    """The least ``socket.sendfile`` needs of a file: its descriptor (no seek state to share)."""
+def _sendfile(sock: socket.socket, fd: int, offset: int, count: int) -> int:
+    """``os.sendfile`` until ``count`` bytes went out or the file ended; returns bytes sent.
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
+    Not ``socket.sendfile``: on an error before the first byte it silently falls back to a
+    read/send loop that needs a seekable file object, which hides the real error (a reset).
+    A socket with a timeout is non-blocking underneath, so wait for it with poll.
+    """
+    sockno = sock.fileno()
+    timeout = sock.gettimeout()
+    poller = select.poll()
+    poller.register(sockno, select.POLLOUT)
+    total = 0
+    while total < count:
+        try:
+            n = os.sendfile(sockno, fd, offset + total, count - total)
+        except BlockingIOError:
+            if not poller.poll(None if timeout is None else timeout * 1000):
+                raise TimeoutError("timed out sending the request body") from None
+            continue
+        if n == 0:
+            break
+        total += n
+    return total
 
-    def fileno(self) -> int:
-        return self._fd
+
+def _unsent(sock: socket.socket) -> int:
+    """Bytes still queued in the socket's send buffer (Linux SIOCOUTQ); 0 where unknown."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except (OSError, AttributeError):
+        return 0
 
 
 def _direct_socket(guard: watchdog.Guard) -> socket.socket | None:

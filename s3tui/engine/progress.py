@@ -279,6 +279,11 @@ class Progress:
                 self._parts[label] = replace(p, state=PartState.FAILED, finished=self._clock())
             self._prune_locked()
 
+    def part_removed(self, label: str) -> None:
+        """A row that turned out not to be a part (an empty chunk at end of stream)."""
+        with self._lock:
+            self._parts.pop(label, None)
+
     def _prune_locked(self) -> None:
         now = self._clock()
         stale = [

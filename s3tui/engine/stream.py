@@ -174,7 +174,7 @@ class StreamUpload:
                 return self._single_put(path, written, crc, label)
             if eof and written == 0:
                 self.spool.remove(path, 0)
-                self.progress.part_failed(label)  # an empty tail: no part, just drop the row
+                self.progress.part_removed(label)  # an empty tail: no part to upload
                 number -= 1
                 break
             self._submit_part(number, label, path, written, crc)
@@ -290,7 +290,7 @@ class StreamUpload:
         msg = (
             f"uploaded {format_size(size)} to {self.progress.dest} in {secs:.1f}s "
             f"({rate:.1f} MB/s, {parts} part{'s' if parts != 1 else ''}, "
-            f"{snap.retries} retries)"
+            f"{snap.retries} {'retry' if snap.retries == 1 else 'retries'})"
         )
         return Result(
             0,

@@ -769,7 +769,7 @@ class TreeUpload:
             message = (
                 f"uploaded {what} to {self.progress.dest} in {secs:.1f}s ({rate:.1f} MB/s, "
                 f"{snap.parts_done} part{'s' if snap.parts_done != 1 else ''}, "
-                f"{snap.retries} retries){extra}"
+                f"{snap.retries} {'retry' if snap.retries == 1 else 'retries'}){extra}"
             )
             phase = Phase.DONE
         self.progress.set_phase(phase, message)

@@ -242,7 +242,7 @@ class LocalS3:
             return "(no weed log)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def _kill(self, grace: float = 10.0) -> None:
+    def _kill(self, grace: float = 3.0) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -265,7 +265,8 @@ class LocalS3:
                             os.unlink(sock)
 
     def stop(self) -> None:
-        """Kill weed (SIGTERM, then SIGKILL after ~10 s) and remove the temp dir we created."""
+        """Kill weed (SIGTERM, then SIGKILL after ~3 s: its data is throwaway) and remove the
+        temp dir we created."""
         self._kill()
         atexit.unregister(self.stop)
         if self._created_workdir and self.workdir is not None:
