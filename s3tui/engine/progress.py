@@ -124,6 +124,7 @@ class Snapshot:
 
 # How long finished parts stay in the snapshot so the dashboard can fade them out.
 FINISHED_LINGER = 3.0
+PRUNE_EVERY = 0.25
 
 
 class Progress:
@@ -158,6 +159,7 @@ class Progress:
         self._listeners: list[Callable[[Event], None]] = []
         self._message = ""
         self._ended: float | None = None
+        self._pruned_at = float("-inf")
         # Providers of values owned elsewhere (estimator, gate, spool), read at snapshot time.
         self.estimate_fn: Callable[[], float] = lambda: 0.0
         self.gate_fn: Callable[[], tuple[int, int, bool]] = lambda: (0, 0, False)
@@ -286,6 +288,10 @@ class Progress:
 
     def _prune_locked(self) -> None:
         now = self._clock()
+        # A scan of every row per finished part is O(n^2) on 2,000-file trees: a few per second do.
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
         stale = [
             k for k, p in self._parts.items() if p.finished and now - p.finished > FINISHED_LINGER
         ]

@@ -365,7 +365,7 @@ class Remote:
         self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
     def put_object(
-        self, key: str, body: BinaryIO, size: int, crc: int, extra: dict[str, Any]
+        self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]
     ) -> dict[str, Any]:
         expected = crc32c_b64(crc)
         resp = self.client.put_object(

@@ -67,6 +67,7 @@ from s3tui.errors import EXIT_FAILED
 from s3tui.sizes import format_size
 
 READ_BLOCK = 1024 * 1024
+INLINE_MAX = 1024 * 1024  # files up to this size are sent from memory, as bytes
 CONTROL_DEADLINE = 60.0  # create / complete / head: no body
 PREFLIGHT_ATTEMPTS = 4  # ~2 s of back-off: an unusable destination fails fast
 # Failures that would hit every file alike: the job stops instead of failing files one by one.
@@ -440,6 +441,18 @@ class TreeUpload:
 
         def call(sent: Callable[[int], None]) -> tuple[int, dict[str, Any]]:
             self._check_unchanged(f)
+            if e.size <= INLINE_MAX:
+                # Small files go as bytes: one read serves the CRC and the body, and botocore
+                # sends no "Expect: 100-continue" for bytes, saving a round trip per file
+                # (py-spy: ~15% of a 2,000-small-file run waited on 100-continue).
+                data = b"".join(_blocks(e.path, 0, e.size))
+                crc = crc32c.crc32c(data)
+                limiter = self.transfer.limiter
+                if limiter is not None and (wait := limiter.take(len(data))) > 0:
+                    time.sleep(wait)
+                resp = self.remote.put_object(e.key, data, e.size, crc, args)
+                sent(e.size)
+                return crc, resp
             crc = _crc32c_range(e.path, 0, e.size)
             with _open_body(e.path, 0, e.size, sent, self.transfer.limiter) as body:
                 return crc, self.remote.put_object(e.key, body, e.size, crc, args)

@@ -51,7 +51,7 @@ def test_demo_headless_uploads_retries_and_cleans_up(tmp_path: Path) -> None:
     assert "streaming 12 MiB" in out
     assert "retry part 3 attempt 1: deadline" in err  # the injected stall, cut and retried
     assert "s3tui: uploaded 12 MiB to s3://s3tui-demo/db/demo-dump.sql" in err
-    assert "3 parts, 1 retries" in err
+    assert "3 parts, 1 retry" in err
     assert "the server and its temp dir are gone" in out
     assert not list(tmp.iterdir()), f"left in TMPDIR: {list(tmp.iterdir())}"
     assert not processes_mentioning(str(tmp))
