@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--max-spool",
         metavar="SIZE",
-        default="1GiB",
-        help="cap on temp-disk use; reading pauses when reached (default 1GiB)",
+        help="cap on temp-disk use; reading pauses when reached (default: room for two "
+        "chunks per request in flight, 128MiB at the defaults)",
     )
     g.add_argument(
         "--spool-dir",
@@ -260,8 +260,8 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
     min_size = _size(ns.min_size, "--min-size")
     if expected is not None and min_size is not None and min_size > expected:
         raise UsageError("--min-size is larger than --expected-size: no stream can satisfy both")
-    max_spool = _size(ns.max_spool, "--max-spool") or 0
-    if max_spool < chunk:
+    max_spool = _size(ns.max_spool, "--max-spool")
+    if max_spool is not None and max_spool < chunk:
         raise UsageError(
             f"--max-spool {ns.max_spool} is smaller than one chunk "
             f"({ns.chunk_size or '8MiB'}): raise it or lower --chunk-size"

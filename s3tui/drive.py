@@ -7,6 +7,7 @@ call ``job.cancel`` — the one stop path that aborts, cleans the spool and sets
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -41,6 +42,9 @@ def drive_job(
     on_done: Callable[[Result], None] | None = None,
 ) -> int:
     """Run ``job`` headless (``tui`` false) or in the dashboard; returns the exit code."""
+    # Everything alive now (botocore's service model, the client) lives to the end: keep the
+    # cyclic GC from walking it on every collection (perf: ~3% of a stream's CPU).
+    gc.freeze()
     if tui:
         from s3tui.tui import run_dashboard  # Textual is imported only here
 

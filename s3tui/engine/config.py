@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3tui.engine.plan import DEFAULT_CHUNK
-from s3tui.sizes import GiB
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,16 @@ class UploadConfig:
     concurrency: int = 8
     # First part size; parts double every 1,000 parts when the total size is unknown.
     chunk_size: int = DEFAULT_CHUNK
-    # Cap on temp-disk use by spooled chunks; reading pauses when it is reached.
-    max_spool: int = 1 * GiB
+    # Cap on temp-disk use by spooled chunks; reading pauses when it is reached. None: two
+    # chunks per request in flight (128 MiB at the defaults), following part-size growth. More
+    # buys nothing once uploads lag the source, and measured here a 1 GiB spool of dirty pages
+    # doubled the client's kernel time (writeback) against 128 MiB.
+    max_spool: int | None = None
+
+    def spool_limit(self, part_size: int, concurrency: int) -> int:
+        if self.max_spool is not None:
+            return self.max_spool
+        return 2 * max(1, concurrency) * part_size
     spool_dir: Path | None = None
     # Size hint (plans the part size, fails if exceeded) and floor (fails if not reached).
     expected_size: int | None = None

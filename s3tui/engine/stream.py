@@ -101,7 +101,9 @@ class StreamUpload:
         completed = False
         result: Result | None = None
         try:
-            self.spool = Spool(self.cfg.spool_dir, self.cfg.max_spool)
+            self.spool = Spool(
+                self.cfg.spool_dir, self.cfg.spool_limit(self.cfg.chunk_size, self.cfg.concurrency)
+            )
             self.progress.spool_fn = self.spool.usage
             # The preflight: the exact permission the upload needs, checked before reading.
             self.upload_id = self._control(
@@ -152,6 +154,7 @@ class StreamUpload:
                 )
                 raise _Stop
             size = plan.size_of(number)
+            self.spool.limit = self.cfg.spool_limit(size, self.transfer.gate.ceiling)
             if not self.spool.reserve(size, self._stop):
                 raise _Stop
             label = f"part {number}"
