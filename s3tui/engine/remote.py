@@ -385,6 +385,9 @@ class Remote:
             )
         return resp
 
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
     def head(self, key: str) -> dict[str, Any] | None:
         try:
             return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")

@@ -702,7 +702,7 @@ class TreeUpload:
     def _delete_object(self, f: _File) -> None:
         try:
             with self.transfer.watchdog.guard(CONTROL_DEADLINE):
-                self.remote.client.delete_object(Bucket=self.remote.bucket, Key=f.entry.key)
+                self.remote.delete(f.entry.key)
         except Exception as e:  # reported; the file is failed either way
             self.progress.event(
                 "warning",

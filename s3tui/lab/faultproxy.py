@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
-FaultKind = Literal["stall", "stall_response", "reset", "respond"]
+FaultKind = Literal["stall", "stall_response", "reset", "respond", "corrupt"]
 
 _RECV = 256 * 1024  # large buffers: an unthrottled proxy must not be the bottleneck
 _MAX_HEAD = 64 * 1024
@@ -68,6 +68,12 @@ class Fault:
     def reset(cls, after_bytes: int = 0) -> Fault:
         """Forward headers + after_bytes of body, then RST the client connection."""
         return cls("reset", after_bytes=after_bytes)
+
+    @classmethod
+    def corrupt(cls, at_byte: int = 0) -> Fault:
+        """Forward the request with one body byte flipped (at ``at_byte``): bit rot on the
+        wire, which only an end-to-end checksum the server verifies can catch."""
+        return cls("corrupt", after_bytes=at_byte)
 
     @classmethod
     def respond(cls, status: int, code: str, message: str = "") -> Fault:
@@ -516,17 +522,18 @@ class FaultProxy:
             # Called just before the last bytes we will forward: the server cannot answer the
             # request before that, yet an earlier "100 Continue" still reaches the client.
             conn.delay_next_response = True
-            if kind is not None:
+            if kind in ("stall", "stall_response", "reset"):
                 conn.hold = True
 
-        head_is_last = total == 0 or (req.chunked and kind is not None)
+        head_is_last = total == 0 or (req.chunked and kind not in (None, "corrupt"))
         if head_is_last:
             before_last()
         conn.delay_next_response = True  # latency before the first answer (maybe a 100)
         up.sendall(req.head)
         if not head_is_last or req.chunked:
+            flip = fault.after_bytes if fault and kind == "corrupt" else None
             with contextlib.suppress(_LimitReached):
-                self._forward_body(up, reader, req, limit, before_last)
+                self._forward_body(up, reader, req, limit, before_last, flip)
             if req.chunked:
                 conn.delay_next_response = True
         if kind == "reset":
@@ -544,6 +551,7 @@ class FaultProxy:
         req: _Request,
         limit: int | None,
         before_last: Callable[[], None],
+        flip: int | None = None,
     ) -> None:
         sent = 0
         next_at = time.monotonic()
@@ -558,6 +566,9 @@ class FaultProxy:
                 n = len(data)
             if last is not None and sent + n >= last:
                 before_last()
+            if flip is not None and sent <= flip < sent + n:
+                data = bytearray(data)
+                data[flip - sent] ^= 0xFF
             up.sendall(data)
             sent += n
             if limit is not None and sent >= limit:

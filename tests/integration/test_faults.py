@@ -161,3 +161,27 @@ def test_bwlimit_caps_the_rate(
     assert r.code == 0, r.stderr
     _check_landed(s3_client, bucket, "capped", data, tmp_path)
     assert elapsed > len(data) / 4e6 * 0.8, f"{elapsed:.1f}s is faster than the cap allows"
+
+
+def test_corrupted_part_is_rejected_by_the_server_and_resent(
+    fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A flipped byte on the wire: the CRC32C sent with the part makes the server refuse it."""
+    fault_proxy.add_rule(Fault.corrupt(at_byte=3 * MiB + 7), path=PARTS, nth=2)
+    fault_proxy.add_rule(Fault.corrupt(at_byte=100), path=r"^/[^?]+$", method="PUT", nth=1)
+    data = random_bytes(12 * MiB, seed=15)
+    stats = tmp_path / "stats.jsonl"
+    r = run_put(data, f"s3://{bucket}/rot", "--chunk-size", "5MiB", "--stats-file", str(stats),
+                env=s3_env, endpoint=fault_proxy.url, spool=tmp_path / "spool")
+    assert r.code == 0, r.stderr
+    _check_landed(s3_client, bucket, "rot", data, tmp_path / "spool")
+    assert [f.kind for f in fault_proxy.faults] == ["corrupt"]
+    assert [rec["error"] for rec in _stats(stats) if not rec["ok"]] == ["BadDigest"]
+    # And a small stream (one PutObject) is protected the same way.
+    small = random_bytes(1000, seed=16)
+    r = run_put(small, f"s3://{bucket}/rot-small", env=s3_env, endpoint=fault_proxy.url,
+                spool=tmp_path / "spool")
+    assert r.code == 0, r.stderr
+    _check_landed(s3_client, bucket, "rot-small", small, tmp_path / "spool")
+    assert [f.kind for f in fault_proxy.faults] == ["corrupt", "corrupt"]
+    assert "retry part 1" in r.stderr and "BadDigest" in r.stderr
