@@ -41,6 +41,22 @@ def span_label(seconds: float) -> str:
     return f"-{seconds / 60:g}m" if seconds >= 60 else f"-{seconds:g}s"
 
 
+def _runs(row: list[tuple[str, int | None]]) -> list[tuple[str, str]]:
+    """A row of plotted cells as runs of one style: a few spans instead of one per cell."""
+    runs: list[tuple[str, str]] = []
+    text: list[str] = []
+    current: int | None = None
+    for ch, owner in row:
+        if owner != current and text:
+            runs.append(("".join(text), _STYLES[current] if current is not None else ""))
+            text = []
+        current = owner
+        text.append(ch)
+    if text:
+        runs.append(("".join(text), _STYLES[current] if current is not None else ""))
+    return runs
+
+
 class ThroughputChart(Widget):
     DEFAULT_CSS = "ThroughputChart { height: 11; }"
 
@@ -49,11 +65,16 @@ class ThroughputChart(Widget):
         *,
         window: float = 120.0,
         interval: float = 0.5,
+        redraw: float = 1.0,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.window = window
         self.interval = interval
+        # Repainting 9 rows of braille is the dashboard's dearest paint: once a second is
+        # plenty for a two-minute window (each redraw scrolls it by about one dot).
+        self.redraw = redraw
+        self._drawn_at: float | None = None
         # Room for five minutes, so a wider window can be shown without losing history.
         self._samples: deque[Sample] = deque(maxlen=int(300 / interval))
         self._now = 0.0
@@ -71,6 +92,9 @@ class ThroughputChart(Widget):
             return
         s = frame.snapshot
         self._samples.append(Sample(frame.now, frame.rate, s.estimate, s.bwlimit))
+        if self._drawn_at is not None and frame.now - self._drawn_at < self.redraw:
+            return  # recorded; drawn with the next redraw
+        self._drawn_at = frame.now
         self._now = frame.now
         self.refresh()
 
@@ -118,7 +142,9 @@ class ThroughputChart(Widget):
         plot_w, plot_h = width - _LABEL_WIDTH - 1, height - 2
         if plot_w < 4 or plot_h < 1:
             return Content("")
-        samples = self.samples
+        # Samples recorded since the last redraw wait for the next one (a resize between the two
+        # must not draw them past "now").
+        samples = tuple(x for x in self._samples if x.t <= self._now)
         measured = self._dots(samples, plot_w * 2, "measured")
         estimate = self._dots(samples, plot_w * 2, "estimate")
         limit = self._dots(samples, plot_w * 2, "bwlimit")
@@ -137,10 +163,7 @@ class ThroughputChart(Widget):
         for r, row in enumerate(grid):
             label = labels.get(r, "").rjust(_LABEL_WIDTH)
             tick = "┤" if labels.get(r) else "│"
-            cells = Content.assemble(
-                *((ch, _STYLES[owner] if owner is not None else "") for ch, owner in row)
-            )
-            lines.append(Content.assemble((label + tick, "$text-muted"), cells))
+            lines.append(Content.assemble((label + tick, "$text-muted"), *_runs(row)))
         axis = " " * _LABEL_WIDTH + "└" + "─" * plot_w
         span = self.span()
         ticks = [span_label(span), span_label(span / 2), "now"]

@@ -38,14 +38,24 @@ class FilesPanel(Panel):
 
     DEFAULT_CSS = "FilesPanel { height: 1fr; }"
 
+    _subtitle = ""
+
+    def on_mount(self) -> None:
+        self.border_title = "Files"
+
     def show(self, frame: Frame) -> None:
         s = frame.snapshot
-        self.display = s.files_total > 0
-        self.border_title = "Files"
-        self.border_subtitle = (
+        visible = s.files_total > 0
+        if self.display != visible:
+            self.display = visible
+        subtitle = (
             f"{s.files_done} done · {s.files_failed} failed · {s.files_skipped} skipped"
             f" · {s.files_total} in all"
         )
+        # Setting a border title repaints the widget even when the text is the same.
+        if subtitle != self._subtitle:
+            self._subtitle = subtitle
+            self.border_subtitle = subtitle
         super().show(frame)
 
     def draw(self, frame: Frame, width: int) -> Content:

@@ -44,7 +44,7 @@ def _sort_key(p: PartView) -> tuple[int, int, str]:
 class PartsPanel(Panel):
     """Finished parts stay for a few seconds (the engine's linger) and fade as they age."""
 
-    DEFAULT_CSS = "PartsPanel { height: 1fr; }"
+    DEFAULT_CSS = "PartsPanel { height: 1fr; text-wrap: nowrap; text-overflow: clip; }"
 
     def draw(self, frame: Frame, width: int) -> Content:
         s = frame.snapshot
