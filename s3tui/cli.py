@@ -374,16 +374,14 @@ def _check_sources(ns: argparse.Namespace, sources: list[str], key: str) -> dict
 
 def want_dashboard(tui_flag: bool, no_tui: bool, stdin_is_data: bool) -> bool:
     """Dashboard in a terminal; headless with stdin piped (unless --tui), for cron, or --no-tui."""
+    if no_tui or (stdin_is_data and not tui_flag):
+        return False  # decided without importing the dashboard package (start-up time)
     from s3tui.tui.terminal import terminal_available
 
-    if no_tui:
-        return False
     if tui_flag:
         if not terminal_available():
             raise UsageError("--tui needs a terminal, and there is none (cron, CI?): drop --tui")
         return True
-    if stdin_is_data:
-        return False
     return os.isatty(2) and terminal_available()
 
 
