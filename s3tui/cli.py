@@ -385,9 +385,23 @@ def want_dashboard(tui_flag: bool, no_tui: bool, stdin_is_data: bool) -> bool:
     return os.isatty(2) and terminal_available()
 
 
+def _client(args: PutArgs) -> object:
+    from s3tui.engine.remote import RemoteError, make_client
+
+    try:
+        return make_client(
+            args.endpoint_url,
+            args.region,
+            args.profile,
+            max_connections=args.config.concurrency + 4,
+        )
+    except RemoteError as e:
+        raise S3tuiError(str(e)) from None
+
+
 def run_put(args: PutArgs) -> int:
     from s3tui.drive import drive_job
-    from s3tui.engine.remote import Remote, RemoteError, make_client
+    from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.stream import StreamUpload
 
@@ -399,15 +413,7 @@ def run_put(args: PutArgs) -> int:
 
         # Keys come from the terminal on fd 0; the piped data is read from a duplicate.
         source_fd = swap_tty_onto_stdin()
-    try:
-        client = make_client(
-            args.endpoint_url,
-            args.region,
-            args.profile,
-            max_connections=args.config.concurrency + 4,
-        )
-    except RemoteError as e:
-        raise S3tuiError(str(e)) from None
+    client = _client(args)
     stats = StatsFile(args.stats_file) if args.stats_file else None
     job = StreamUpload(
         source_fd=source_fd,
@@ -436,19 +442,11 @@ def run_tree(args: PutArgs) -> int:
         except SourceError as e:
             raise S3tuiError(str(e)) from None
     from s3tui.drive import drive_job
-    from s3tui.engine.remote import Remote, RemoteError, make_client
+    from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.tree import TreeUpload
 
-    try:
-        client = make_client(
-            args.endpoint_url,
-            args.region,
-            args.profile,
-            max_connections=args.config.concurrency + 4,
-        )
-    except RemoteError as e:
-        raise S3tuiError(str(e)) from None
+    client = _client(args)
     stats = StatsFile(args.stats_file) if args.stats_file else None
     job = TreeUpload(
         args.sources,

@@ -58,6 +58,7 @@ class UploadConfig:
         if self.max_spool is not None:
             return self.max_spool
         return 2 * max(1, concurrency) * part_size
+
     spool_dir: Path | None = None
     # Size hint (plans the part size, fails if exceeded) and floor (fails if not reached).
     expected_size: int | None = None

@@ -6,10 +6,15 @@ with ``cancel``/``set_paused``/``set_concurrency``. All of these are safe from a
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from s3tui.engine.progress import Progress
+from s3tui.errors import EXIT_FAILED
+
+if TYPE_CHECKING:
+    from s3tui.engine.transfer import Transfer
 
 
 @dataclass(frozen=True)
@@ -41,3 +46,37 @@ class UploadJob(Protocol):
     def set_paused(self, paused: bool) -> None: ...
 
     def set_concurrency(self, n: int) -> int: ...
+
+
+class SteeredJob:
+    """Steering shared by the stream and tree jobs: the first failure or cancel wins, sets the
+    stop flag, cuts requests in flight and wakes the job's waits."""
+
+    transfer: Transfer
+
+    def _init_steering(self) -> None:
+        self._stop = self.transfer.stop
+        self._outcome: tuple[int, str] | None = None
+        self._outcome_lock = threading.Lock()
+        self._cond = threading.Condition()
+
+    def cancel(self, exit_code: int, reason: str) -> None:
+        with self._outcome_lock:
+            if self._outcome is None:
+                self._outcome = (exit_code, reason)
+        self._stop.set()
+        self.transfer.watchdog.fire_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def fail(self, message: str) -> None:
+        self.cancel(EXIT_FAILED, message)
+
+    def set_paused(self, paused: bool) -> None:
+        self.transfer.gate.set_paused(paused)
+
+    def set_concurrency(self, n: int) -> int:
+        n = self.transfer.set_concurrency(n)
+        with self._cond:
+            self._cond.notify_all()
+        return n

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
-from s3tui.engine.job import Result
+from s3tui.engine.job import Result, SteeredJob
 from s3tui.engine.plan import MAX_PARTS, plan_parts
 from s3tui.engine.progress import PartState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
@@ -41,7 +40,7 @@ class _Stop(Exception):
     """Internal: the stop flag was raised while the reader was waiting."""
 
 
-class StreamUpload:
+class StreamUpload(SteeredJob):
     """An :class:`~s3tui.engine.job.UploadJob` for one stream to one key."""
 
     def __init__(
@@ -67,34 +66,12 @@ class StreamUpload:
             classify=lambda e: classify(e, remote.bucket, key, remote.endpoint),
             on_record=on_record,
         )
-        self._stop = self.transfer.stop
-        self._outcome: tuple[int, str] | None = None  # first failure or cancel wins
-        self._outcome_lock = threading.Lock()
+        self._init_steering()
         self._parts: dict[int, tuple[str, int]] = {}  # number -> (etag, crc)
         self._outstanding = 0
-        self._cond = threading.Condition()
         self.spool: Spool | None = None
         self._source: StreamSource | None = None
         self.upload_id: str | None = None
-
-    # --- steering (any thread) ---
-    def cancel(self, exit_code: int, reason: str) -> None:
-        with self._outcome_lock:
-            if self._outcome is None:
-                self._outcome = (exit_code, reason)
-        self._stop.set()
-        self.transfer.watchdog.fire_all()
-        with self._cond:
-            self._cond.notify_all()
-
-    def fail(self, message: str) -> None:
-        self.cancel(EXIT_FAILED, message)
-
-    def set_paused(self, paused: bool) -> None:
-        self.transfer.gate.set_paused(paused)
-
-    def set_concurrency(self, n: int) -> int:
-        return self.transfer.set_concurrency(n)
 
     # --- the job ---
     def run(self) -> Result:

@@ -37,7 +37,6 @@ import base64
 import contextlib
 import hashlib
 import os
-import threading
 import time
 import zlib
 from collections import deque
@@ -48,7 +47,7 @@ import crc32c
 
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
-from s3tui.engine.job import Result
+from s3tui.engine.job import Result, SteeredJob
 from s3tui.engine.plan import plan_parts
 from s3tui.engine.progress import FileState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
@@ -157,7 +156,7 @@ class _File:
         return offset, min(self.part_size, self.entry.size - offset)
 
 
-class TreeUpload:
+class TreeUpload(SteeredJob):
     """An :class:`~s3tui.engine.job.UploadJob` for files and directory trees."""
 
     # What a cancel leaves behind, for the driver's "interrupted: ..." message.
@@ -191,10 +190,7 @@ class TreeUpload:
         source = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} sources"
         self.progress = Progress(source, f"s3://{remote.bucket}/{target}")
         self.transfer = Transfer(cfg, self.progress, classify=self._classify, on_record=on_record)
-        self._stop = self.transfer.stop
-        self._outcome: tuple[int, str] | None = None
-        self._outcome_lock = threading.Lock()
-        self._cond = threading.Condition()
+        self._init_steering()
         self.files: list[_File] = []
         self.walk_failures: list[tuple[str, str]] = []
         self.file_stats: list[FileStat] = []
@@ -209,28 +205,6 @@ class TreeUpload:
         self._total_parts = 0
         self._probe = {"write": "none", "head": "none"}  # none -> flying -> passed
         self._base_args = self.options.to_s3_args()
-
-    # --- steering (any thread) ---
-    def cancel(self, exit_code: int, reason: str) -> None:
-        with self._outcome_lock:
-            if self._outcome is None:
-                self._outcome = (exit_code, reason)
-        self._stop.set()
-        self.transfer.watchdog.fire_all()
-        with self._cond:
-            self._cond.notify_all()
-
-    def fail(self, message: str) -> None:
-        self.cancel(EXIT_FAILED, message)
-
-    def set_paused(self, paused: bool) -> None:
-        self.transfer.gate.set_paused(paused)
-
-    def set_concurrency(self, n: int) -> int:
-        n = self.transfer.set_concurrency(n)
-        with self._cond:
-            self._cond.notify_all()
-        return n
 
     # --- the job ---
     def run(self) -> Result:
