@@ -7,6 +7,7 @@ with ``cancel``/``set_paused``/``set_concurrency``. All of these are safe from a
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +15,7 @@ from s3tui.engine.progress import Progress
 from s3tui.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
+    from s3tui.engine.remote import Remote
     from s3tui.engine.transfer import Transfer
 
 
@@ -53,6 +55,8 @@ class SteeredJob:
     stop flag, cuts requests in flight and wakes the job's waits."""
 
     transfer: Transfer
+    remote: Remote
+    progress: Progress
 
     def _init_steering(self) -> None:
         self._stop = self.transfer.stop
@@ -80,3 +84,24 @@ class SteeredJob:
         with self._cond:
             self._cond.notify_all()
         return n
+
+    def _abort_upload(self, key: str, upload_id: str, label: str) -> None:
+        """Abort a multipart upload on the stop path, outside the retry loop (whose stop flag is
+        already set): three tries with growing deadlines, then a warning that says what to do."""
+        last: Exception | None = None
+        for attempt in range(3):
+            with self.transfer.watchdog.guard(15.0 * (attempt + 1)):
+                try:
+                    self.remote.abort(key, upload_id)
+                    return
+                except Exception as e:  # retried below, then reported
+                    last = e
+                    if "NoSuchUpload" in str(e):
+                        return
+            time.sleep(0.5 * (attempt + 1))
+        self.progress.event(
+            "warning",
+            label,
+            reason=f"could not abort upload {upload_id}: {last}",
+            next="abort it with `aws s3api abort-multipart-upload`",
+        )

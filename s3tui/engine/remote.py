@@ -302,6 +302,18 @@ def composite_crc32c_b64(part_crcs: list[int]) -> str:
     return f"{crc32c_b64(crc32c.crc32c(joined))}-{len(part_crcs)}"
 
 
+def _echoed_checksum(resp: dict[str, Any], expected: str, what: str) -> str | None:
+    """The CRC32C the server says it stored must be ours; a mismatch is retried."""
+    got = resp.get("ChecksumCRC32C")
+    if got is not None and got != expected:
+        raise RemoteError(
+            f"{what}: server checksum {got} != local {expected}",
+            fatal=False,
+            reason="checksum mismatch",
+        )
+    return got
+
+
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 
 
@@ -340,14 +352,7 @@ class Remote:
             ContentLength=size,
             ChecksumCRC32C=expected,
         )
-        got = resp.get("ChecksumCRC32C")
-        if got is not None and got != expected:
-            raise RemoteError(
-                f"part {number}: server checksum {got} != local {expected}",
-                fatal=False,
-                reason="checksum mismatch",
-            )
-        return resp["ETag"], got
+        return resp["ETag"], _echoed_checksum(resp, expected, f"part {number}")
 
     def complete(
         self, key: str, upload_id: str, parts: list[tuple[int, str, int]]
@@ -376,13 +381,7 @@ class Remote:
             ChecksumCRC32C=expected,
             **extra,
         )
-        got = resp.get("ChecksumCRC32C")
-        if got is not None and got != expected:
-            raise RemoteError(
-                f"{key}: server checksum {got} != local {expected}",
-                fatal=False,
-                reason="checksum mismatch",
-            )
+        _echoed_checksum(resp, expected, key)
         return resp
 
     def delete(self, key: str) -> None:

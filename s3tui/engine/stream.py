@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -314,23 +313,7 @@ class StreamUpload(SteeredJob):
         if self.upload_id is None:
             return
         upload_id, self.upload_id = self.upload_id, None
-        last: Exception | None = None
-        for attempt in range(3):
-            with self.transfer.watchdog.guard(15.0 * (attempt + 1)):
-                try:
-                    self.remote.abort(self.key, upload_id)
-                    return
-                except Exception as e:  # retried below, then reported
-                    last = e
-                    if "NoSuchUpload" in str(e):
-                        return
-            time.sleep(0.5 * (attempt + 1))
-        self.progress.event(
-            "warning",
-            "abort",
-            reason=f"could not abort upload {upload_id}: {last}",
-            next="abort it with `aws s3api abort-multipart-upload`",
-        )
+        self._abort_upload(self.key, upload_id, "abort")
 
     def _cleanup(self, completed: bool) -> None:
         self._stop.set()

@@ -145,7 +145,7 @@ class Transfer:
             if give_up and failure.retryable:
                 why = (
                     f"gave up after {attempt} attempts"
-                    if attempt >= self.cfg.max_attempts
+                    if attempt >= max_attempts
                     else f"no request succeeded for {stalled_for:.0f}s"
                 )
                 failure = Failure(

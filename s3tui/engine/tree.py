@@ -655,23 +655,7 @@ class TreeUpload(SteeredJob):
             upload_id, f.upload_id = f.upload_id, None
         if upload_id is None:
             return
-        last: Exception | None = None
-        for attempt in range(3):
-            with self.transfer.watchdog.guard(15.0 * (attempt + 1)):
-                try:
-                    self.remote.abort(f.entry.key, upload_id)
-                    return
-                except Exception as e:  # retried below, then reported
-                    last = e
-                    if "NoSuchUpload" in str(e):
-                        return
-            time.sleep(0.5 * (attempt + 1))
-        self.progress.event(
-            "warning",
-            f.entry.path,
-            reason=f"could not abort upload {upload_id}: {last}",
-            next="abort it with `aws s3api abort-multipart-upload`",
-        )
+        self._abort_upload(f.entry.key, upload_id, f.entry.path)
 
     def _delete_object(self, f: _File) -> None:
         try:

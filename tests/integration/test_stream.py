@@ -174,6 +174,7 @@ def test_unreachable_endpoint_fails_in_bounded_time(s3_env: dict[str, str], tmp_
     err = p.stderr.decode()
     assert p.returncode == 1
     assert "cannot connect to http://127.0.0.1:9" in err and "Traceback" not in err
+    assert "gave up after 4 attempts" in err
     assert time.monotonic() - t0 < 30
 
 
