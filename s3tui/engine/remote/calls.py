@@ -1,0 +1,129 @@
+"""The S3 calls s3tui makes, one request each: retries belong to the caller."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any, BinaryIO
+
+import botocore.exceptions as bx
+
+from s3tui.engine.remote.errors import RemoteError
+
+
+# --------------------------------------------------------------------------------------------
+# The calls
+# --------------------------------------------------------------------------------------------
+def crc32c_b64(value: int) -> str:
+    """S3's wire form of a CRC32C: base64 of the 4 big-endian bytes."""
+    return base64.b64encode(value.to_bytes(4, "big")).decode("ascii")
+
+
+def composite_crc32c_b64(part_crcs: list[int]) -> str:
+    """The checksum S3 reports for a multipart object: CRC32C of the parts' CRCs, ``-N``."""
+    import crc32c
+
+    joined = b"".join(c.to_bytes(4, "big") for c in part_crcs)
+    return f"{crc32c_b64(crc32c.crc32c(joined))}-{len(part_crcs)}"
+
+
+def _echoed_checksum(resp: dict[str, Any], expected: str, what: str) -> str | None:
+    """The CRC32C the server says it stored must be ours; a mismatch is retried."""
+    got = resp.get("ChecksumCRC32C")
+    if got is not None and got != expected:
+        raise RemoteError(
+            f"{what}: server checksum {got} != local {expected}",
+            fatal=False,
+            reason="checksum mismatch",
+        )
+    return got
+
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
+
+
+def check_bucket_name(bucket: str) -> None:
+    """Reject names no S3 store accepts, before anything is read from the source."""
+    if not _BUCKET_RE.match(bucket) or ".." in bucket:
+        raise ValueError(
+            f"invalid bucket name {bucket!r}: use 3-63 lowercase letters, digits, dots or hyphens"
+        )
+
+
+class Remote:
+    """One destination bucket on one client. Every method is one S3 request (no retries here)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.endpoint = client.meta.endpoint_url
+        self.direct = getattr(client, "s3tui_direct", None)
+
+    def create_multipart(self, key: str, extra: dict[str, Any]) -> str:
+        resp = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C", **extra
+        )
+        return resp["UploadId"]
+
+    def upload_part(
+        self, key: str, upload_id: str, number: int, body: BinaryIO, size: int, crc: int
+    ) -> tuple[str, str | None]:
+        expected = crc32c_b64(crc)
+        resp = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            ContentLength=size,
+            ChecksumCRC32C=expected,
+        )
+        return resp["ETag"], _echoed_checksum(resp, expected, f"part {number}")
+
+    def complete(
+        self, key: str, upload_id: str, parts: list[tuple[int, str, int]]
+    ) -> dict[str, Any]:
+        """``parts`` is ``[(number, etag, crc32c), ...]`` in any order."""
+        listing = [
+            {"PartNumber": n, "ETag": etag, "ChecksumCRC32C": crc32c_b64(crc)}
+            for n, etag, crc in sorted(parts)
+        ]
+        return self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listing}
+        )
+
+    def abort(self, key: str, upload_id: str) -> None:
+        self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def put_object(
+        self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        expected = crc32c_b64(crc)
+        if self.direct is not None and isinstance(body, bytes):
+            resp = self.direct.put(self.bucket, key, body, expected, extra)
+            if resp is not None:
+                _echoed_checksum(resp, expected, key)
+                return resp
+        resp = self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentLength=size,
+            ChecksumCRC32C=expected,
+            **extra,
+        )
+        _echoed_checksum(resp, expected, key)
+        if self.direct is not None and isinstance(body, bytes):
+            self.direct.learn(self.bucket, key, extra)
+        return resp
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except bx.ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise

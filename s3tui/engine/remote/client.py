@@ -1,0 +1,152 @@
+"""The botocore client s3tui uses, and the connections whose sockets the watchdog can cut.
+
+* botocore's own retries are off (``total_max_attempts=1``): s3tui owns the retry policy.
+* Payloads are not SHA-256 signed and botocore computes no checksum of its own: each part carries
+  the CRC32C s3tui computed while spooling, which the server verifies, so the body is read once.
+* Each request's socket is registered with the current :class:`~s3tui.engine.watchdog.Guard`, so a
+  stalled request is cut at its wall-clock deadline in any phase.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+import botocore.awsrequest
+import botocore.credentials
+import botocore.exceptions as bx
+import botocore.session
+from botocore.config import Config
+
+from s3tui.engine import watchdog
+from s3tui.engine.remote.errors import RemoteError
+
+CONNECT_TIMEOUT = 10.0
+# A per-socket-read backstop only; the watchdog enforces the real, adaptive deadline.
+READ_TIMEOUT = 300.0
+
+
+# --------------------------------------------------------------------------------------------
+# Connections whose sockets the watchdog can cut
+# --------------------------------------------------------------------------------------------
+class GuardedConnectionMixin:
+    """Registers the connection with the current guard, and marks when its headers are sent.
+
+    ``body_phase`` is what lets :class:`~s3tui.engine.body.FileRangeBody` send itself with
+    ``sendfile``: only after the request line and headers (and the 100-continue wait) went out.
+    """
+
+    sock: Any
+    body_phase = False
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        watchdog.note_socket(self.sock, self)
+
+    def putrequest(self, *args: Any, **kwargs: Any) -> None:
+        self.body_phase = False
+        watchdog.note_socket(self.sock, self)
+        super().putrequest(*args, **kwargs)  # type: ignore[misc]
+
+    def endheaders(self, *args: Any, **kwargs: Any) -> None:
+        super().endheaders(*args, **kwargs)  # type: ignore[misc]
+        self.body_phase = True
+
+
+class _GuardedHTTPConnection(GuardedConnectionMixin, botocore.awsrequest.AWSHTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(GuardedConnectionMixin, botocore.awsrequest.AWSHTTPSConnection):
+    pass
+
+
+class _GuardedHTTPPool(botocore.awsrequest.AWSHTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(botocore.awsrequest.AWSHTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+def _install_guarded_pools(client: Any) -> bool:
+    """Swap botocore's pool classes for guarded ones (private API; a test pins it).
+
+    ``URLLib3Session`` hands one dict of pool classes to every pool manager it makes (also the
+    proxy ones), so updating it in place covers them all. Returns False if botocore changed.
+    """
+    try:
+        classes = client._endpoint.http_session._pool_classes_by_scheme
+    except AttributeError:
+        return False
+    classes["http"] = _GuardedHTTPPool
+    classes["https"] = _GuardedHTTPSPool
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Client
+# --------------------------------------------------------------------------------------------
+def make_client(
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    max_connections: int = 10,
+    credentials: tuple[str, str] | None = None,
+) -> Any:
+    """An S3 client on the standard credential chain (env, files, profiles, SSO, roles).
+
+    The s3_uploader seed's ``AWS_ACCESS_KEY``/``AWS_SECRET_KEY`` names work too, when the standard
+    ones are unset and no profile is asked for; they are passed to the session, never to
+    ``os.environ``.
+
+    botocore's session is used directly, not boto3's: boto3 imports s3transfer, which s3tui does
+    not use, and that alone is ~75 ms of a ~300 ms start-up budget.
+    """
+    kwargs: dict[str, Any] = {}
+    if credentials:
+        kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = credentials
+    elif (
+        not profile and not os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_ACCESS_KEY")
+    ):
+        kwargs["aws_access_key_id"] = os.environ["AWS_ACCESS_KEY"]
+        kwargs["aws_secret_access_key"] = os.environ.get("AWS_SECRET_KEY")
+    session = botocore.session.Session(profile=profile)
+    try:
+        session.get_scoped_config()  # an unknown --profile fails here, not mid-upload
+        region = region or session.get_config_variable("region")
+    except bx.ProfileNotFound as e:
+        raise RemoteError(
+            f"profile {profile!r} not found: check --profile or ~/.aws/config", fatal=True
+        ) from e
+    config = Config(
+        region_name=region or "us-east-1",
+        # A fresh dict per client: botocore rewrites it in place.
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=max_connections,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        tcp_keepalive=True,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"payload_signing_enabled": False},
+    )
+    client = session.create_client("s3", endpoint_url=endpoint_url, config=config, **kwargs)
+    client.s3tui_guarded = _install_guarded_pools(client)
+    # Small PutObjects skip botocore's pipeline (see direct.py); it needs the very credentials
+    # object the client signs with: the explicit pair, or the session's cached chain result.
+    creds = None
+    if "aws_access_key_id" in kwargs:
+        if kwargs["aws_secret_access_key"]:
+            creds = botocore.credentials.Credentials(
+                kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"]
+            )
+    else:
+        with contextlib.suppress(Exception):  # the client reports credential problems itself
+            creds = session.get_credentials()
+    if creds is not None and client.s3tui_guarded:
+        from s3tui.engine.remote.direct import DirectPut
+
+        client.s3tui_direct = DirectPut(client, creds, session.get_config_variable("ca_bundle"))
+    return client

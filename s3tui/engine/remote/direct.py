@@ -1,0 +1,252 @@
+"""PutObject for small bodies without botocore's request pipeline.
+
+Why: for a directory of small files the request count, not the bytes, sets the pace, and
+botocore spends ~1.4 ms of CPU per PutObject (event hooks, endpoint rules, serialisation, urllib3,
+response parsing) while a 2-core machine also runs the server. Measured here on 2,000 files of
+1-64 KiB: 2.8 CPU-s through botocore, 0.7 CPU-s through this path.
+
+What keeps it faithful: it never builds a request on its own. The first PutObject of each set of
+object options goes through botocore; its prepared request (URL, addressing style, headers of
+the options, signing region) is recorded and becomes the template for the next ones, which only
+change the key, Content-Type, length and checksum. Signing stays botocore's own
+(:class:`botocore.auth.S3SigV4Auth`); only the HTTP exchange is done here, on one keep-alive
+``http.client`` connection per worker thread whose socket the watchdog can cut. Errors come back
+as botocore's ``ClientError`` so :func:`~s3tui.engine.remote.errors.classify` reads them as usual.
+
+Used only where it is plainly equivalent: static or refreshable credentials from the session
+s3tui made, no proxy for the endpoint, and a URL that ends with the key.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import select
+import socket
+import ssl
+import threading
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+from xml.etree import ElementTree
+
+import botocore.auth
+import botocore.awsrequest
+import botocore.exceptions as bx
+
+from s3tui.engine.remote.client import CONNECT_TIMEOUT, READ_TIMEOUT, GuardedConnectionMixin
+
+# Headers botocore sets per request (or s3tui sets per file): never copied from the template.
+_PER_REQUEST = {
+    "authorization",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "x-amz-security-token",
+    "content-length",
+    "content-md5",
+    "content-type",
+    "x-amz-checksum-crc32c",
+    "expect",
+    "amz-sdk-invocation-id",
+    "amz-sdk-request",
+    "transfer-encoding",
+}
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+def _quoted_key(key: str) -> str:
+    """How botocore puts a key into a URL path (``{Key+}``: '/' and '~' stay)."""
+    return quote(key, safe="/~")
+
+
+def _options_key(bucket: str, extra: dict[str, Any]) -> str:
+    return repr((bucket, sorted((k, v) for k, v in extra.items() if k != "ContentType")))
+
+
+@dataclass(frozen=True)
+class _Template:
+    scheme: str
+    host: str
+    port: int | None
+    path_prefix: str  # URL path up to the key, e.g. "/bucket/"
+    url_prefix: str
+    headers: tuple[tuple[str, str], ...]
+    region: str
+    service: str
+
+
+class _HTTPConnection(GuardedConnectionMixin, http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self.sock.settimeout(READ_TIMEOUT)
+
+
+class _HTTPSConnection(GuardedConnectionMixin, http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self.sock.settimeout(READ_TIMEOUT)
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """An idle keep-alive socket that is readable was closed (or spoken to) by the server."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class DirectPut:
+    """Small PutObjects on botocore's signer and a plain keep-alive connection per thread."""
+
+    def __init__(self, client: Any, credentials: Any, ca_bundle: str | None) -> None:
+        self._credentials = credentials
+        self._config = client.meta.config
+        self._ca_bundle = ca_bundle
+        self._templates: dict[str, _Template] = {}
+        self._local = threading.local()
+        self._ssl: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+        self.sent = 0  # PutObjects stored through this path (tests and stats read it)
+        client.meta.events.register("before-send.s3.PutObject", self._seen)
+
+    # -- learning from botocore ----------------------------------------------------------------
+
+    def _seen(self, request: Any, **_: Any) -> None:
+        """botocore's hook: remember this thread's last prepared PutObject (sent as is)."""
+        self._local.seen = (request.url, list(request.headers.items()))
+
+    def learn(self, bucket: str, key: str, extra: dict[str, Any]) -> None:
+        """After botocore stored ``key``: keep its request as the template for these options."""
+        seen, self._local.seen = getattr(self._local, "seen", None), None
+        if seen is None:
+            return
+        url, headers = seen
+        tail = _quoted_key(key)
+        parts = urlsplit(url)
+        if parts.query or not url.endswith("/" + tail) or parts.scheme not in ("http", "https"):
+            return
+        if _proxied(parts.scheme, parts.hostname or ""):
+            return
+        names = {_text(k).lower(): _text(v) for k, v in headers}
+        scope = _SCOPE.search(names.get("authorization", ""))
+        if scope is None or names.get("x-amz-content-sha256") != "UNSIGNED-PAYLOAD":
+            return
+        template = _Template(
+            scheme=parts.scheme,
+            host=parts.hostname or "",
+            port=parts.port,
+            path_prefix=parts.path[: len(parts.path) - len(tail)],
+            url_prefix=url[: len(url) - len(tail)],
+            headers=tuple(
+                (_text(k), _text(v)) for k, v in headers if _text(k).lower() not in _PER_REQUEST
+            ),
+            region=scope.group(1),
+            service=scope.group(2),
+        )
+        with self._lock:
+            self._templates[_options_key(bucket, extra)] = template
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def put(
+        self, bucket: str, key: str, data: bytes, checksum: str, extra: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Store ``data``; None when no template fits yet (the caller uses botocore)."""
+        template = self._templates.get(_options_key(bucket, extra))
+        if template is None:
+            return None
+        tail = _quoted_key(key)
+        headers = dict(template.headers)
+        if "ContentType" in extra:
+            headers["Content-Type"] = extra["ContentType"]
+        headers["Content-Length"] = str(len(data))
+        headers["x-amz-checksum-crc32c"] = checksum
+        request = botocore.awsrequest.AWSRequest(
+            "PUT", template.url_prefix + tail, headers=headers, data=data
+        )
+        # The client's config says payload_signing_enabled=False: botocore signs
+        # UNSIGNED-PAYLOAD, as for the requests it sends itself.
+        request.context["client_config"] = self._config
+        auth = botocore.auth.S3SigV4Auth(
+            self._credentials.get_frozen_credentials(), template.service, template.region
+        )
+        auth.add_auth(request)
+        conn = self._connection(template)
+        try:
+            conn.request(
+                "PUT", template.path_prefix + tail, body=data, headers=dict(request.headers.items())
+            )
+            response = conn.getresponse()
+            body = response.read()
+        except http.client.HTTPException as e:
+            conn.close()
+            raise ConnectionError(f"connection closed: {type(e).__name__}: {e}") from e
+        except BaseException:
+            conn.close()  # a cut or broken socket is never reused
+            raise
+        if response.will_close:
+            conn.close()
+        if 200 <= response.status < 300:
+            self.sent += 1
+            return {
+                "ETag": response.getheader("ETag"),
+                "ChecksumCRC32C": response.getheader("x-amz-checksum-crc32c"),
+                "VersionId": response.getheader("x-amz-version-id"),
+            }
+        raise _client_error(response.status, body, response.getheader("x-amz-request-id"))
+
+    def _connection(self, t: _Template) -> http.client.HTTPConnection:
+        conns: dict[tuple[str, str, int | None], http.client.HTTPConnection]
+        conns = self._local.__dict__.setdefault("conns", {})
+        where = (t.scheme, t.host, t.port)
+        conn = conns.get(where)
+        if conn is not None and conn.sock is not None and _dropped(conn.sock):
+            conn.close()
+        if conn is None:
+            if t.scheme == "https":
+                conn = _HTTPSConnection(
+                    t.host, t.port, timeout=CONNECT_TIMEOUT, context=self._ssl_context()
+                )
+            else:
+                conn = _HTTPConnection(t.host, t.port, timeout=CONNECT_TIMEOUT)
+            conns[where] = conn
+        return conn  # its connect/putrequest register the socket with the current guard
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._ssl is None:
+                from botocore.httpsession import get_cert_path
+
+                # The same CA bundle botocore verifies against (AWS_CA_BUNDLE, ca_bundle, certifi).
+                self._ssl = ssl.create_default_context(
+                    cafile=get_cert_path(self._ca_bundle or True)
+                )
+            return self._ssl
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    """botocore honours HTTP(S)_PROXY; this path does not speak to proxies, so it stands aside."""
+    return scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
+
+
+def _client_error(status: int, body: bytes, request_id: str | None) -> bx.ClientError:
+    """The error as botocore would raise it: Code and Message from S3's XML body."""
+    code, message = "", ""
+    try:
+        root = ElementTree.fromstring(body) if body else None
+    except ElementTree.ParseError:
+        root = None
+    if root is not None:
+        code = root.findtext("Code") or ""
+        message = root.findtext("Message") or ""
+    response = {
+        "Error": {"Code": code or str(status), "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": request_id or ""},
+    }
+    return bx.ClientError(response, "PutObject")

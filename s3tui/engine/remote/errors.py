@@ -1,0 +1,157 @@
+"""What went wrong with a request, in words a person can act on, and whether to try again."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+import botocore.exceptions as bx
+
+from s3tui.engine.watchdog import DeadlineExceeded
+
+
+# --------------------------------------------------------------------------------------------
+# What went wrong, and whether trying again can help
+# --------------------------------------------------------------------------------------------
+class RemoteError(Exception):
+    """A failure with a message a person can act on."""
+
+    def __init__(self, message: str, fatal: bool = True, reason: str = "") -> None:
+        super().__init__(message)
+        self.fatal = fatal
+        self.reason = reason or message
+
+
+@dataclass(frozen=True)
+class Failure:
+    retryable: bool
+    slowdown: bool
+    reason: str  # short, for logs and stats: "timeout", "SlowDown", "connection reset"
+    message: str  # one line for the user
+
+
+RETRYABLE_CODES = {
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "BadDigest",
+    "XAmzContentSHA256Mismatch",
+    "InvalidDigest",
+    "OperationAborted",
+}
+RETRYABLE_STATUS = {500, 502, 503, 504}
+
+
+def _fatal_message(code: str, status: int, bucket: str, key: str, endpoint: str) -> str:
+    where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
+    messages = {
+        "NoSuchBucket": f"bucket {bucket!r} does not exist at {endpoint}: "
+        "create it or fix the name",
+        "InvalidAccessKeyId": "the server does not know this access key: check AWS_ACCESS_KEY_ID "
+        "or --profile",
+        "SignatureDoesNotMatch": "the secret key does not match the access key: check "
+        "AWS_SECRET_ACCESS_KEY or --profile",
+        "AccessDenied": f"access denied to {where}: the credentials need s3:PutObject and "
+        "s3:AbortMultipartUpload there",
+        "AllAccessDisabled": f"access to {where} is disabled: check the bucket policy",
+        "InvalidBucketName": f"invalid bucket name {bucket!r}: use 3-63 lowercase letters, digits, "
+        "dots or hyphens",
+        "EntityTooLarge": "the object is too large for this S3 store: split it or pass a larger "
+        "--chunk-size",
+        "NoSuchUpload": "the multipart upload vanished on the server (aborted by a lifecycle rule "
+        "or another client?): run the upload again",
+        "ExpiredToken": "the credentials have expired: refresh them (e.g. aws sso login) and retry",
+        "InvalidToken": "the session token is invalid: refresh the credentials and retry",
+        "PermanentRedirect": f"bucket {bucket!r} is in another region: pass --region",
+        "AuthorizationHeaderMalformed": "the region is wrong for this bucket: pass --region",
+        "KMS.NotFoundException": "the KMS key was not found: check --sse-kms-key-id",
+    }
+    if code in messages:
+        return messages[code]
+    return (
+        f"S3 refused the request ({code or 'HTTP ' + str(status)}): check the options and "
+        "permissions for " + where
+    )
+
+
+def classify(exc: BaseException, bucket: str = "", key: str = "", endpoint: str = "") -> Failure:
+    """Decide whether an exception from a request is worth another attempt."""
+    endpoint = endpoint or "the S3 endpoint"
+    if isinstance(exc, DeadlineExceeded):
+        return Failure(True, False, "deadline", str(exc))
+    if isinstance(exc, RemoteError):
+        return Failure(not exc.fatal, False, exc.reason, str(exc))
+    if isinstance(exc, bx.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code == "SlowDown" or (status == 503 and code in ("", "503")):
+            return Failure(True, True, "SlowDown", "the server asked to slow down (503 SlowDown)")
+        if code in RETRYABLE_CODES or status in RETRYABLE_STATUS:
+            return Failure(
+                True,
+                False,
+                code or f"HTTP {status}",
+                f"{code or status}: {err.get('Message', '')}".strip(),
+            )
+        if code in ("404", "NotFound") and not key:
+            code = "NoSuchBucket"
+        if code == "403":
+            code = "AccessDenied"
+        return Failure(
+            False,
+            False,
+            code or f"HTTP {status}",
+            _fatal_message(code, status, bucket, key, endpoint),
+        )
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return Failure(
+            False,
+            False,
+            "no credentials",
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "pass --profile, or configure ~/.aws/credentials",
+        )
+    if isinstance(
+        exc, bx.TokenRetrievalError | bx.SSOTokenLoadError | bx.UnauthorizedSSOTokenError
+    ):
+        return Failure(
+            False,
+            False,
+            "credentials",
+            f"cannot load credentials ({exc}): run `aws sso login` or fix the profile",
+        )
+    if isinstance(exc, bx.ParamValidationError):
+        return Failure(False, False, "invalid parameter", f"invalid request: {exc}")
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError):
+        return Failure(
+            True,
+            False,
+            "cannot connect",
+            f"cannot connect to {endpoint}: check --endpoint-url and the network",
+        )
+    if isinstance(exc, bx.HTTPClientError):
+        inner = exc.kwargs.get("error")
+        if isinstance(inner, DeadlineExceeded):
+            return Failure(True, False, "deadline", str(inner))
+        return Failure(True, False, _short_io_reason(inner or exc), f"connection error: {exc}")
+    if isinstance(exc, bx.BotoCoreError | OSError | socket.timeout):
+        return Failure(True, False, _short_io_reason(exc), f"connection error: {exc}")
+    return Failure(False, False, type(exc).__name__, f"unexpected error: {exc}")
+
+
+def _short_io_reason(exc: BaseException) -> str:
+    text = f"{type(exc).__name__} {exc}".lower()
+    for needle, reason in (
+        ("reset", "connection reset"),
+        ("broken pipe", "broken pipe"),
+        ("timed out", "timeout"),
+        ("timeout", "timeout"),
+        ("closed", "connection closed"),
+        ("refused", "connection refused"),
+    ):
+        if needle in text:
+            return reason
+    return type(exc).__name__
