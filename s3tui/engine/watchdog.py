@@ -113,7 +113,8 @@ class Watchdog:
                 )
                 self._thread.start()
             heapq.heappush(self._heap, entry)
-            self._cond.notify()
+            if self._heap[0] is entry:  # sooner than what the thread sleeps towards
+                self._cond.notify()
         _current.guard = g
         try:
             yield g
