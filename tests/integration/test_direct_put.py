@@ -136,6 +136,7 @@ def test_a_flipped_byte_is_refused_by_the_server_and_the_file_resent(
     _landed(s3_client, bucket, files, tmp_path)
     assert rule.injected == 1
     assert [r.error for r in records if not r.ok] == ["BadDigest"]
+    assert remote.direct is not None and remote.direct.sent == len(files) - 1
 
 
 def test_a_denied_direct_put_fails_that_file_with_the_usual_message(
