@@ -28,7 +28,6 @@ def run_put(
     spool: Path,
     timeout: float = 120,
 ) -> Run:
-    cmd = s3tui_cmd("put", "-", dest, "--endpoint-url", endpoint, "--spool-dir", str(spool),
-                    *extra)
+    cmd = s3tui_cmd("put", "-", dest, "--endpoint-url", endpoint, "--spool-dir", str(spool), *extra)
     p = subprocess.run(cmd, input=data, env=env, capture_output=True, timeout=timeout)
     return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))

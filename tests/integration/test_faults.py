@@ -45,9 +45,19 @@ def test_stalled_parts_are_cut_at_an_adaptive_deadline(
     data = random_bytes(38 * MiB, seed=11)
     stats = tmp_path / "stats.jsonl"
     t0 = time.monotonic()
-    r = run_put(data, f"s3://{bucket}/stalled", "--chunk-size", "5MiB", "--concurrency", "4",
-                "--stats-file", str(stats), env=s3_env, endpoint=fault_proxy.url,
-                spool=tmp_path / "spool")
+    r = run_put(
+        data,
+        f"s3://{bucket}/stalled",
+        "--chunk-size",
+        "5MiB",
+        "--concurrency",
+        "4",
+        "--stats-file",
+        str(stats),
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path / "spool",
+    )
     elapsed = time.monotonic() - t0
     assert r.code == 0, r.stderr
     _check_landed(s3_client, bucket, "stalled", data, tmp_path / "spool")
@@ -69,8 +79,17 @@ def test_resets_500s_and_slowdown_are_retried(
     fault_proxy.add_rule(Fault.slow_down(), path=PARTS, nth={3, 4})
     data = random_bytes(31 * MiB, seed=12)
     stats = tmp_path / "stats.jsonl"
-    r = run_put(data, f"s3://{bucket}/flaky", "--chunk-size", "5MiB", "--stats-file",
-                str(stats), env=s3_env, endpoint=fault_proxy.url, spool=tmp_path / "spool")
+    r = run_put(
+        data,
+        f"s3://{bucket}/flaky",
+        "--chunk-size",
+        "5MiB",
+        "--stats-file",
+        str(stats),
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path / "spool",
+    )
     assert r.code == 0, r.stderr
     _check_landed(s3_client, bucket, "flaky", data, tmp_path / "spool")
     reasons = sorted(rec["error"] for rec in _stats(stats) if not rec["ok"])
@@ -89,9 +108,19 @@ def test_throttled_high_latency_link_estimate_converges(
     with FaultProxy(local_s3.endpoint_url, bandwidth=rate, latency=0.05) as proxy:
         data = random_bytes(40 * MiB, seed=13)
         stats = tmp_path / "stats.jsonl"
-        r = run_put(data, f"s3://{bucket}/slow", "--chunk-size", "5MiB", "--concurrency", "4",
-                    "--stats-file", str(stats), env=s3_env, endpoint=proxy.url,
-                    spool=tmp_path / "spool")
+        r = run_put(
+            data,
+            f"s3://{bucket}/slow",
+            "--chunk-size",
+            "5MiB",
+            "--concurrency",
+            "4",
+            "--stats-file",
+            str(stats),
+            env=s3_env,
+            endpoint=proxy.url,
+            spool=tmp_path / "spool",
+        )
     assert r.code == 0, r.stderr
     _check_landed(s3_client, bucket, "slow", data, tmp_path / "spool")
     parts = [rec for rec in _stats(stats) if rec["part"] and rec["ok"]]
@@ -107,8 +136,17 @@ def test_broken_server_fails_in_bounded_time_and_aborts(
     """Every part upload answers 500 for good: give up, abort the upload, clean the spool."""
     fault_proxy.add_rule(Fault.internal_error(), path=PARTS)
     t0 = time.monotonic()
-    r = run_put(random_bytes(12 * MiB), f"s3://{bucket}/doomed", "--chunk-size", "5MiB",
-                "--retries", "3", env=s3_env, endpoint=fault_proxy.url, spool=tmp_path)
+    r = run_put(
+        random_bytes(12 * MiB),
+        f"s3://{bucket}/doomed",
+        "--chunk-size",
+        "5MiB",
+        "--retries",
+        "3",
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path,
+    )
     assert r.code == 1
     assert time.monotonic() - t0 < 30
     assert "gave up after 4 attempts" in r.stderr and "Traceback" not in r.stderr
@@ -122,8 +160,19 @@ def test_server_gone_for_good(
 ) -> None:
     """The endpoint vanishes mid-stream: exit 1 in bounded time, say what was left behind."""
     proxy = FaultProxy(local_s3.endpoint_url).start()
-    cmd = s3tui_cmd("put", "-", f"s3://{bucket}/gone", "--endpoint-url", proxy.url,
-                    "--spool-dir", str(tmp_path), "--chunk-size", "5MiB", "--retries", "2")
+    cmd = s3tui_cmd(
+        "put",
+        "-",
+        f"s3://{bucket}/gone",
+        "--endpoint-url",
+        proxy.url,
+        "--spool-dir",
+        str(tmp_path),
+        "--chunk-size",
+        "5MiB",
+        "--retries",
+        "2",
+    )
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=s3_env)
     assert p.stdin is not None and p.stderr is not None
     try:
@@ -155,8 +204,17 @@ def test_bwlimit_caps_the_rate(
 ) -> None:
     data = random_bytes(12 * MiB, seed=14)
     t0 = time.monotonic()
-    r = run_put(data, f"s3://{bucket}/capped", "--chunk-size", "5MiB", "--bwlimit", "4MB",
-                env=s3_env, endpoint=local_s3.endpoint_url, spool=tmp_path)
+    r = run_put(
+        data,
+        f"s3://{bucket}/capped",
+        "--chunk-size",
+        "5MiB",
+        "--bwlimit",
+        "4MB",
+        env=s3_env,
+        endpoint=local_s3.endpoint_url,
+        spool=tmp_path,
+    )
     elapsed = time.monotonic() - t0
     assert r.code == 0, r.stderr
     _check_landed(s3_client, bucket, "capped", data, tmp_path)
@@ -171,16 +229,30 @@ def test_corrupted_part_is_rejected_by_the_server_and_resent(
     fault_proxy.add_rule(Fault.corrupt(at_byte=100), path=r"^/[^?]+$", method="PUT", nth=1)
     data = random_bytes(12 * MiB, seed=15)
     stats = tmp_path / "stats.jsonl"
-    r = run_put(data, f"s3://{bucket}/rot", "--chunk-size", "5MiB", "--stats-file", str(stats),
-                env=s3_env, endpoint=fault_proxy.url, spool=tmp_path / "spool")
+    r = run_put(
+        data,
+        f"s3://{bucket}/rot",
+        "--chunk-size",
+        "5MiB",
+        "--stats-file",
+        str(stats),
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path / "spool",
+    )
     assert r.code == 0, r.stderr
     _check_landed(s3_client, bucket, "rot", data, tmp_path / "spool")
     assert [f.kind for f in fault_proxy.faults] == ["corrupt"]
     assert [rec["error"] for rec in _stats(stats) if not rec["ok"]] == ["BadDigest"]
     # And a small stream (one PutObject) is protected the same way.
     small = random_bytes(1000, seed=16)
-    r = run_put(small, f"s3://{bucket}/rot-small", env=s3_env, endpoint=fault_proxy.url,
-                spool=tmp_path / "spool")
+    r = run_put(
+        small,
+        f"s3://{bucket}/rot-small",
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path / "spool",
+    )
     assert r.code == 0, r.stderr
     _check_landed(s3_client, bucket, "rot-small", small, tmp_path / "spool")
     assert [f.kind for f in fault_proxy.faults] == ["corrupt", "corrupt"]

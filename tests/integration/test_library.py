@@ -29,8 +29,9 @@ def test_stream_job_with_record_callback(
     src = tmp_path / "src"
     src.write_bytes(data)
     records: list[AttemptRecord] = []
-    client = make_client(local_s3.endpoint_url, "us-east-1",
-                         credentials=(local_s3.access_key, local_s3.secret_key))
+    client = make_client(
+        local_s3.endpoint_url, "us-east-1", credentials=(local_s3.access_key, local_s3.secret_key)
+    )
     assert client.s3tui_guarded, "botocore internals changed: deadlines cannot cut sockets"
     cfg = UploadConfig(chunk_size=5 * MiB, spool_dir=tmp_path / "spool", concurrency=3)
     fd = os.open(src, os.O_RDONLY)

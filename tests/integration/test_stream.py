@@ -45,10 +45,21 @@ def test_multipart_stream_lands_byte_for_byte(
 ) -> None:
     data = random_bytes(23 * MiB + 12345, seed=1)
     stats = tmp_path / "stats.jsonl"
-    r = run_put(data, f"s3://{bucket}/db/dump.sql.gz", "--chunk-size", "5MiB",
-                "--stats-file", str(stats), "--content-type", "application/gzip",
-                "--metadata", "origin=test", env=s3_env, endpoint=local_s3.endpoint_url,
-                spool=tmp_path / "spool")
+    r = run_put(
+        data,
+        f"s3://{bucket}/db/dump.sql.gz",
+        "--chunk-size",
+        "5MiB",
+        "--stats-file",
+        str(stats),
+        "--content-type",
+        "application/gzip",
+        "--metadata",
+        "origin=test",
+        env=s3_env,
+        endpoint=local_s3.endpoint_url,
+        spool=tmp_path / "spool",
+    )
     assert r.code == 0, r.stderr
     head = _landed(s3_client, bucket, "db/dump.sql.gz", data, tmp_path / "spool")
     assert head["ETag"].strip('"').endswith("-5")  # 5 parts: a real multipart upload
@@ -59,8 +70,15 @@ def test_multipart_stream_lands_byte_for_byte(
     parts = [rec for rec in records if rec["part"] is not None and rec["ok"]]
     assert sorted(rec["part"] for rec in parts) == [1, 2, 3, 4, 5]
     for rec in parts:
-        assert set(rec) >= {"part", "bytes", "attempt", "success_ms", "total_ms", "MBps",
-                            "MBps_est"}
+        assert set(rec) >= {
+            "part",
+            "bytes",
+            "attempt",
+            "success_ms",
+            "total_ms",
+            "MBps",
+            "MBps_est",
+        }
     assert sum(rec["bytes"] for rec in parts) == len(data)
 
 
@@ -69,13 +87,15 @@ def test_small_stream_is_one_put_and_empty_stream_an_empty_object(
 ) -> None:
     spool = tmp_path / "spool"
     data = random_bytes(100_000, seed=2)
-    r = run_put(data, f"s3://{bucket}/small", env=s3_env, endpoint=local_s3.endpoint_url,
-                spool=spool)
+    r = run_put(
+        data, f"s3://{bucket}/small", env=s3_env, endpoint=local_s3.endpoint_url, spool=spool
+    )
     assert r.code == 0, r.stderr
     head = _landed(s3_client, bucket, "small", data, spool)
     assert "-" not in head["ETag"]  # a single PutObject, not multipart
-    r = run_put(b"", f"s3://{bucket}/empty", env=s3_env, endpoint=local_s3.endpoint_url,
-                spool=spool)
+    r = run_put(
+        b"", f"s3://{bucket}/empty", env=s3_env, endpoint=local_s3.endpoint_url, spool=spool
+    )
     assert r.code == 0, r.stderr
     assert _landed(s3_client, bucket, "empty", b"", spool)["ContentLength"] == 0
 
@@ -84,9 +104,21 @@ def test_bucket_and_key_options_and_json_output(
     local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
     data = random_bytes(6 * MiB, seed=3)
-    cmd = s3tui_cmd("put", "-", "--bucket", bucket, "--key", "k/j", "--endpoint-url",
-                    local_s3.endpoint_url, "--spool-dir", str(tmp_path), "--json",
-                    "--chunk-size", "5MiB")
+    cmd = s3tui_cmd(
+        "put",
+        "-",
+        "--bucket",
+        bucket,
+        "--key",
+        "k/j",
+        "--endpoint-url",
+        local_s3.endpoint_url,
+        "--spool-dir",
+        str(tmp_path),
+        "--json",
+        "--chunk-size",
+        "5MiB",
+    )
     p = subprocess.run(cmd, input=data, env=s3_env, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
     lines = [json.loads(x) for x in p.stderr.decode().splitlines()]
@@ -98,9 +130,17 @@ def test_bucket_and_key_options_and_json_output(
 def test_expected_size_overflow_stores_nothing(
     local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
-    r = run_put(random_bytes(12 * MiB), f"s3://{bucket}/x", "--expected-size", "7MiB",
-                "--chunk-size", "5MiB", env=s3_env, endpoint=local_s3.endpoint_url,
-                spool=tmp_path)
+    r = run_put(
+        random_bytes(12 * MiB),
+        f"s3://{bucket}/x",
+        "--expected-size",
+        "7MiB",
+        "--chunk-size",
+        "5MiB",
+        env=s3_env,
+        endpoint=local_s3.endpoint_url,
+        spool=tmp_path,
+    )
     assert r.code == 1
     assert "larger than --expected-size" in r.stderr and "Traceback" not in r.stderr
     _nothing_stored(s3_client, bucket, "x", tmp_path)
@@ -108,12 +148,24 @@ def test_expected_size_overflow_stores_nothing(
 
 @pytest.mark.parametrize("size", [1000, 11 * MiB])
 def test_min_size_not_reached_stores_nothing(
-    size: int, local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str],
+    size: int,
+    local_s3: LocalS3,
+    s3_client: Any,
+    bucket: str,
+    s3_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    r = run_put(random_bytes(size), f"s3://{bucket}/x", "--min-size", "20MiB",
-                "--chunk-size", "5MiB", env=s3_env, endpoint=local_s3.endpoint_url,
-                spool=tmp_path)
+    r = run_put(
+        random_bytes(size),
+        f"s3://{bucket}/x",
+        "--min-size",
+        "20MiB",
+        "--chunk-size",
+        "5MiB",
+        env=s3_env,
+        endpoint=local_s3.endpoint_url,
+        spool=tmp_path,
+    )
     assert r.code == 1
     assert "below --min-size" in r.stderr
     _nothing_stored(s3_client, bucket, "x", tmp_path)
@@ -140,7 +192,11 @@ def _fails_before_reading(cmd: list[str], env: dict[str, str]) -> subprocess.Com
     ],
 )
 def test_unusable_destination_fails_before_reading_stdin(
-    case: str, expect: str, local_s3: LocalS3, bucket: str, s3_env: dict[str, str],
+    case: str,
+    expect: str,
+    local_s3: LocalS3,
+    bucket: str,
+    s3_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     env = dict(s3_env)
@@ -154,8 +210,15 @@ def test_unusable_destination_fails_before_reading_stdin(
     else:
         env.pop("AWS_ACCESS_KEY_ID")
         env.pop("AWS_SECRET_ACCESS_KEY")
-    cmd = s3tui_cmd("put", "-", f"s3://{target}/k", "--endpoint-url", local_s3.endpoint_url,
-                    "--spool-dir", str(tmp_path))
+    cmd = s3tui_cmd(
+        "put",
+        "-",
+        f"s3://{target}/k",
+        "--endpoint-url",
+        local_s3.endpoint_url,
+        "--spool-dir",
+        str(tmp_path),
+    )
     p = _fails_before_reading(cmd, env)
     err = p.stderr.decode()
     assert p.returncode == 1, err
@@ -165,10 +228,16 @@ def test_unusable_destination_fails_before_reading_stdin(
     assert_spool_empty(tmp_path)
 
 
-def test_unreachable_endpoint_fails_in_bounded_time(s3_env: dict[str, str], tmp_path: Path
-                                                    ) -> None:
-    cmd = s3tui_cmd("put", "-", "s3://bucket/k", "--endpoint-url", "http://127.0.0.1:9",
-                    "--spool-dir", str(tmp_path))
+def test_unreachable_endpoint_fails_in_bounded_time(s3_env: dict[str, str], tmp_path: Path) -> None:
+    cmd = s3tui_cmd(
+        "put",
+        "-",
+        "s3://bucket/k",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--spool-dir",
+        str(tmp_path),
+    )
     t0 = time.monotonic()
     p = _fails_before_reading(cmd, s3_env)
     err = p.stderr.decode()
@@ -208,10 +277,21 @@ def test_usage_errors_are_one_line_exit_2(args: list[str], s3_env: dict[str, str
     assert err.startswith("s3tui: error: ") and len(err.strip().splitlines()) == 1, err
 
 
-def _start_streaming(local_s3: LocalS3, bucket: str, env: dict[str, str], spool: Path,
-                     *extra: str) -> subprocess.Popen:
-    cmd = s3tui_cmd("put", "-", f"s3://{bucket}/live", "--endpoint-url", local_s3.endpoint_url,
-                    "--spool-dir", str(spool), "--chunk-size", "5MiB", *extra)
+def _start_streaming(
+    local_s3: LocalS3, bucket: str, env: dict[str, str], spool: Path, *extra: str
+) -> subprocess.Popen:
+    cmd = s3tui_cmd(
+        "put",
+        "-",
+        f"s3://{bucket}/live",
+        "--endpoint-url",
+        local_s3.endpoint_url,
+        "--spool-dir",
+        str(spool),
+        "--chunk-size",
+        "5MiB",
+        *extra,
+    )
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, env=env, stderr=subprocess.PIPE)
 
 
@@ -224,8 +304,13 @@ def _wait_for(pred: Any, timeout: float = 20) -> None:
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_mid_stream_aborts_and_cleans(
-    sig: int, code: int, local_s3: LocalS3, s3_client: Any, bucket: str,
-    s3_env: dict[str, str], tmp_path: Path,
+    sig: int,
+    code: int,
+    local_s3: LocalS3,
+    s3_client: Any,
+    bucket: str,
+    s3_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     p = _start_streaming(local_s3, bucket, s3_env, tmp_path)
     assert p.stdin is not None
@@ -267,8 +352,9 @@ def test_seed_credential_names_work(
     env["AWS_ACCESS_KEY"] = env.pop("AWS_ACCESS_KEY_ID")
     env["AWS_SECRET_KEY"] = env.pop("AWS_SECRET_ACCESS_KEY")
     data = random_bytes(1000, seed=9)
-    r = run_put(data, f"s3://{bucket}/seed", env=env, endpoint=local_s3.endpoint_url,
-                spool=tmp_path)
+    r = run_put(
+        data, f"s3://{bucket}/seed", env=env, endpoint=local_s3.endpoint_url, spool=tmp_path
+    )
     assert r.code == 0, r.stderr
     _landed(s3_client, bucket, "seed", data, tmp_path)
 
@@ -286,9 +372,21 @@ def test_memory_stays_small_on_a_large_stream(
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         "sys.exit(rc)\n"
     )
-    cmd = ["python3", "-c", script, str(size), *s3tui_cmd(
-        "put", "-", f"s3://{bucket}/big", "--endpoint-url", local_s3.endpoint_url,
-        "--spool-dir", str(tmp_path))]
+    cmd = [
+        "python3",
+        "-c",
+        script,
+        str(size),
+        *s3tui_cmd(
+            "put",
+            "-",
+            f"s3://{bucket}/big",
+            "--endpoint-url",
+            local_s3.endpoint_url,
+            "--spool-dir",
+            str(tmp_path),
+        ),
+    ]
     cmd[0] = s3tui_cmd()[0]
     p = subprocess.run(cmd, env=s3_env, capture_output=True, timeout=240)
     assert p.returncode == 0, p.stderr
@@ -309,13 +407,27 @@ def test_profile_from_aws_files(
     env["AWS_CONFIG_FILE"] = str(tmp_path / "config")
     env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "credentials")
     data = random_bytes(2000, seed=10)
-    r = run_put(data, f"s3://{bucket}/prof", "--profile", "backup", env=env,
-                endpoint=local_s3.endpoint_url, spool=tmp_path / "spool")
+    r = run_put(
+        data,
+        f"s3://{bucket}/prof",
+        "--profile",
+        "backup",
+        env=env,
+        endpoint=local_s3.endpoint_url,
+        spool=tmp_path / "spool",
+    )
     assert r.code == 0, r.stderr
     assert secret not in r.stderr
     _landed(s3_client, bucket, "prof", data, tmp_path / "spool")
-    r = run_put(data, f"s3://{bucket}/prof", "--profile", "nope", env=env,
-                endpoint=local_s3.endpoint_url, spool=tmp_path / "spool")
+    r = run_put(
+        data,
+        f"s3://{bucket}/prof",
+        "--profile",
+        "nope",
+        env=env,
+        endpoint=local_s3.endpoint_url,
+        spool=tmp_path / "spool",
+    )
     assert r.code == 1 and "profile 'nope' not found" in r.stderr
 
 
@@ -324,8 +436,15 @@ def test_unusable_spool_dir_fails_before_reading(
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    cmd = s3tui_cmd("put", "-", f"s3://{bucket}/k", "--endpoint-url", local_s3.endpoint_url,
-                    "--spool-dir", str(blocker / "spool"))
+    cmd = s3tui_cmd(
+        "put",
+        "-",
+        f"s3://{bucket}/k",
+        "--endpoint-url",
+        local_s3.endpoint_url,
+        "--spool-dir",
+        str(blocker / "spool"),
+    )
     p = _fails_before_reading(cmd, s3_env)
     err = p.stderr.decode()
     assert p.returncode == 1 and "--spool-dir" in err and "Traceback" not in err

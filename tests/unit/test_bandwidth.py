@@ -34,8 +34,9 @@ def test_tiny_requests_do_not_move_the_estimate() -> None:
 
 
 def test_deadline_scales_with_size_and_backs_off() -> None:
-    cfg = UploadConfig(latency_allowance=2, timeout_factor=3, deadline_backoff=2,
-                       min_deadline=1, max_deadline=1000)
+    cfg = UploadConfig(
+        latency_allowance=2, timeout_factor=3, deadline_backoff=2, min_deadline=1, max_deadline=1000
+    )
     d1 = deadline_for(10_000_000, 1e6, 1, cfg)
     assert d1 == pytest.approx(2 + 10 * 3)
     assert deadline_for(10_000_000, 1e6, 2, cfg) == pytest.approx(2 * d1)

@@ -14,10 +14,20 @@ def test_explicit_spool_limit_wins() -> None:
 
 
 def test_object_options_map_to_s3_arguments() -> None:
-    opts = ObjectOptions(content_type="application/gzip", sse="aws:kms", sse_kms_key_id="k",
-                         storage_class="STANDARD_IA", acl="private", metadata={"a": "b"})
+    opts = ObjectOptions(
+        content_type="application/gzip",
+        sse="aws:kms",
+        sse_kms_key_id="k",
+        storage_class="STANDARD_IA",
+        acl="private",
+        metadata={"a": "b"},
+    )
     assert opts.to_s3_args() == {
-        "ContentType": "application/gzip", "ACL": "private", "ServerSideEncryption": "aws:kms",
-        "SSEKMSKeyId": "k", "StorageClass": "STANDARD_IA", "Metadata": {"a": "b"},
+        "ContentType": "application/gzip",
+        "ACL": "private",
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": "k",
+        "StorageClass": "STANDARD_IA",
+        "Metadata": {"a": "b"},
     }
     assert ObjectOptions().to_s3_args() == {}
