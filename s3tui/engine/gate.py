@@ -3,6 +3,12 @@
 A 503 SlowDown halves the limit and holds it for a while; each later success adds one slot back
 (additive increase, multiplicative decrease), so s3tui yields to a throttling server or a shared
 link and then climbs back. The dashboard's ``+``/``-``/``p`` keys act here too.
+
+A slot is sized for a part. Light requests (a small file of at most ``LIGHT_BYTES``, a create or
+complete) take a quarter of one: their time is the round trip, not the bytes, so a tree of small
+files keeps 4x as many in flight (32 at the default 8) while big parts keep the limit the user set
+(on this machine 16 parts in flight were slower than 8 for 4 x 256 MiB, and 16-32 small files
+faster than 8). A waiting part has priority over light requests, so it cannot starve.
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+
+LIGHT_BYTES = 1 << 20  # requests with at most this many body bytes are light
+LIGHT_PER_SLOT = 4
 
 
 class ConcurrencyGate:
@@ -19,7 +28,9 @@ class ConcurrencyGate:
         self._cond = threading.Condition()
         self._ceiling = max(1, limit)
         self._limit = self._ceiling
-        self._active = 0
+        self._heavy = 0
+        self._light = 0
+        self._heavy_waiting = 0
         self._paused = False
         self._hold = hold
         self._hold_until = 0.0
@@ -27,21 +38,40 @@ class ConcurrencyGate:
         self._closed = False
 
     # --- what workers call ---
-    def acquire(self, stop: threading.Event) -> bool:
-        """Wait for a slot; False when ``stop`` is set or the gate is closed."""
+    def acquire(self, stop: threading.Event, light: bool = False) -> bool:
+        """Wait for room; False when ``stop`` is set or the gate is closed."""
         with self._cond:
-            while self._paused or self._active >= self._limit:
-                if stop.is_set() or self._closed:
-                    return False
-                self._cond.wait(0.2)
+            if not light:
+                self._heavy_waiting += 1
+            try:
+                while self._paused or not self._fits(light):
+                    if stop.is_set() or self._closed:
+                        return False
+                    self._cond.wait(0.2)
+            finally:
+                if not light:
+                    self._heavy_waiting -= 1
             if stop.is_set() or self._closed:
                 return False
-            self._active += 1
+            if light:
+                self._light += 1
+            else:
+                self._heavy += 1
             return True
 
-    def release(self, success: bool) -> None:
+    def _fits(self, light: bool) -> bool:
+        used = self._heavy * LIGHT_PER_SLOT + self._light  # in quarter slots
+        room = self._limit * LIGHT_PER_SLOT - used
+        if light:
+            return room >= 1 and self._heavy_waiting == 0
+        return room >= LIGHT_PER_SLOT
+
+    def release(self, success: bool, light: bool = False) -> None:
         with self._cond:
-            self._active -= 1
+            if light:
+                self._light -= 1
+            else:
+                self._heavy -= 1
             if success and self._limit < self._ceiling and self._clock() >= self._hold_until:
                 self._limit += 1
             self._cond.notify_all()
@@ -82,7 +112,8 @@ class ConcurrencyGate:
 
     @property
     def active(self) -> int:
-        return self._active
+        """Slots in use (light requests count a quarter each, rounded up)."""
+        return self._heavy + -(-self._light // LIGHT_PER_SLOT)
 
     @property
     def paused(self) -> bool:

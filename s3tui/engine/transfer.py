@@ -18,14 +18,15 @@ from typing import Any
 
 from s3tui.engine.bandwidth import BandwidthEstimator, RateLimiter, deadline_for, retry_delay
 from s3tui.engine.config import UploadConfig
-from s3tui.engine.gate import ConcurrencyGate
+from s3tui.engine.gate import LIGHT_BYTES, LIGHT_PER_SLOT, ConcurrencyGate
 from s3tui.engine.progress import Progress
 from s3tui.engine.remote import Failure
 from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.watchdog import Guard, Watchdog
 
-# How many worker threads exist; the gate decides how many of them may send at once.
-MAX_WORKERS = 64
+# How many worker threads may exist; the gate decides how many of them send at once. Light
+# requests (small files) can be in flight 4 per slot, so up to 4 x the 64-part ceiling.
+MAX_WORKERS = 64 * LIGHT_PER_SLOT
 
 
 @dataclass
@@ -87,6 +88,8 @@ class Transfer:
                 t.start()
 
     def submit(self, task: Task) -> None:
+        if task.size <= LIGHT_BYTES and len(self._threads) < LIGHT_PER_SLOT * self.gate.ceiling:
+            self._grow(LIGHT_PER_SLOT * self.gate.ceiling)  # once, when light work shows up
         self._queue.put(task)
 
     def set_concurrency(self, n: int) -> int:
@@ -119,15 +122,16 @@ class Transfer:
         """Run ``task`` to success or final failure in the calling thread."""
         task.first_started = time.monotonic()
         attempt = 0
+        light = task.size <= LIGHT_BYTES
         while not self.stop.is_set():
             attempt += 1
-            if not self.gate.acquire(self.stop):
+            if not self.gate.acquire(self.stop, light):
                 return False
             ok = False
             try:
                 ok, failure, guard, _ = self._one_attempt(task, attempt)
             finally:
-                self.gate.release(ok)
+                self.gate.release(ok, light)
             if ok:
                 return True
             if self.stop.is_set():

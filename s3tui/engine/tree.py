@@ -47,6 +47,7 @@ import crc32c
 
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
+from s3tui.engine.gate import LIGHT_PER_SLOT
 from s3tui.engine.job import Result, SteeredJob
 from s3tui.engine.plan import plan_parts
 from s3tui.engine.progress import FileState, Phase, Progress
@@ -249,7 +250,8 @@ class TreeUpload(SteeredJob):
             (self._heads if self.skip_existing else self._writes).extend(self.files)
 
     def _feed(self) -> None:
-        """Hand tasks to the pool, keeping about two per slot queued, until every file settled."""
+        """Hand tasks to the pool, keeping two per light request the gate admits queued (cheap:
+        a queued task holds no bytes), until every file settled."""
         while True:
             with self._cond:
                 while True:
@@ -257,7 +259,7 @@ class TreeUpload(SteeredJob):
                         raise _Stop
                     if self._unsettled == 0:
                         return
-                    if self._waiting < 2 * self.transfer.gate.ceiling:
+                    if self._waiting < 2 * LIGHT_PER_SLOT * self.transfer.gate.ceiling:
                         task = self._next_locked()
                         if task is not None:
                             self._waiting += 1
