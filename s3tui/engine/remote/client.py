@@ -30,7 +30,7 @@ READ_TIMEOUT = 300.0
 # --------------------------------------------------------------------------------------------
 # Connections whose sockets the watchdog can cut
 # --------------------------------------------------------------------------------------------
-class GuardedConnectionMixin:
+class _GuardedConnectionMixin:
     """Registers the connection with the current guard, and marks when its headers are sent.
 
     ``body_phase`` is what lets :class:`~s3tui.engine.body.FileRangeBody` send itself with
@@ -54,11 +54,11 @@ class GuardedConnectionMixin:
         self.body_phase = True
 
 
-class _GuardedHTTPConnection(GuardedConnectionMixin, botocore.awsrequest.AWSHTTPConnection):
+class _GuardedHTTPConnection(_GuardedConnectionMixin, botocore.awsrequest.AWSHTTPConnection):
     pass
 
 
-class _GuardedHTTPSConnection(GuardedConnectionMixin, botocore.awsrequest.AWSHTTPSConnection):
+class _GuardedHTTPSConnection(_GuardedConnectionMixin, botocore.awsrequest.AWSHTTPSConnection):
     pass
 
 

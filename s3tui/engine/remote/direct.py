@@ -10,7 +10,8 @@ set of object options goes through botocore; its prepared request (URL, addressi
 of the options, signing region and service) is recorded and becomes the template for the next
 ones, which only change the key, Content-Type, length and checksum. They are signed by
 :mod:`~s3tui.engine.remote.sigv4` (tested to match botocore's signer) and sent on one keep-alive
-``http.client`` connection per worker thread whose socket the watchdog can cut. Errors come back
+HTTP/1.1 connection per worker thread (:mod:`~s3tui.engine.remote.http1`) whose socket the
+watchdog can cut. Errors come back
 as botocore's ``ClientError`` so :func:`~s3tui.engine.remote.errors.classify` reads them as usual.
 
 Used only where it is plainly equivalent: static or refreshable credentials from the session
@@ -19,10 +20,7 @@ s3tui made, no proxy for the endpoint, and a URL that ends with the key.
 
 from __future__ import annotations
 
-import http.client
 import re
-import select
-import socket
 import ssl
 import threading
 import urllib.request
@@ -33,7 +31,8 @@ from xml.etree import ElementTree
 
 import botocore.exceptions as bx
 
-from s3tui.engine.remote.client import CONNECT_TIMEOUT, READ_TIMEOUT, GuardedConnectionMixin
+from s3tui.engine.remote.client import CONNECT_TIMEOUT, READ_TIMEOUT
+from s3tui.engine.remote.http1 import Connection
 from s3tui.engine.remote.sigv4 import Signer
 
 # Headers botocore sets per request (or s3tui sets per file): never copied from the template.
@@ -72,27 +71,6 @@ class _Template:
     path_prefix: str  # URL path up to the key, e.g. "/bucket/"
     headers: tuple[tuple[str, str], ...]
     signer: Signer
-
-
-class _HTTPConnection(GuardedConnectionMixin, http.client.HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        self.sock.settimeout(READ_TIMEOUT)
-
-
-class _HTTPSConnection(GuardedConnectionMixin, http.client.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        self.sock.settimeout(READ_TIMEOUT)
-
-
-def _dropped(sock: socket.socket) -> bool:
-    """An idle keep-alive socket that is readable was closed (or spoken to) by the server."""
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 class DirectPut:
@@ -153,7 +131,8 @@ class DirectPut:
     ) -> dict[str, Any] | None:
         """Store ``data``; None when no template fits yet (the caller uses botocore)."""
         template = self._templates.get(_options_key(bucket, extra))
-        if template is None:
+        content_type = extra.get("ContentType", "")
+        if template is None or "\r" in content_type or "\n" in content_type:
             return None
         path = template.path_prefix + _quoted_key(key)
         headers = dict(template.headers)
@@ -163,44 +142,29 @@ class DirectPut:
         headers["Content-Length"] = str(len(data))
         headers["x-amz-checksum-crc32c"] = checksum
         template.signer.sign("PUT", path, headers)
-        conn = self._connection(template)
-        try:
-            conn.request("PUT", path, body=data, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-        except http.client.HTTPException as e:
-            conn.close()
-            raise ConnectionError(f"connection closed: {type(e).__name__}: {e}") from e
-        except BaseException:
-            conn.close()  # a cut or broken socket is never reused
-            raise
-        if response.will_close:
-            conn.close()
+        response = self._connection(template).request("PUT", path, headers, data)
         if 200 <= response.status < 300:
-            self.sent += 1
+            with self._lock:
+                self.sent += 1
             return {
-                "ETag": response.getheader("ETag"),
-                "ChecksumCRC32C": response.getheader("x-amz-checksum-crc32c"),
-                "VersionId": response.getheader("x-amz-version-id"),
+                "ETag": response.headers.get("etag"),
+                "ChecksumCRC32C": response.headers.get("x-amz-checksum-crc32c"),
+                "VersionId": response.headers.get("x-amz-version-id"),
             }
-        raise _client_error(response.status, body, response.getheader("x-amz-request-id"))
+        raise _client_error(
+            response.status, response.body, response.headers.get("x-amz-request-id")
+        )
 
-    def _connection(self, t: _Template) -> http.client.HTTPConnection:
-        conns: dict[tuple[str, str, int | None], http.client.HTTPConnection]
+    def _connection(self, t: _Template) -> Connection:
+        conns: dict[tuple[str, str, int | None], Connection]
         conns = self._local.__dict__.setdefault("conns", {})
         where = (t.scheme, t.host, t.port)
         conn = conns.get(where)
-        if conn is not None and conn.sock is not None and _dropped(conn.sock):
-            conn.close()
         if conn is None:
-            if t.scheme == "https":
-                conn = _HTTPSConnection(
-                    t.host, t.port, timeout=CONNECT_TIMEOUT, context=self._ssl_context()
-                )
-            else:
-                conn = _HTTPConnection(t.host, t.port, timeout=CONNECT_TIMEOUT)
-            conns[where] = conn
-        return conn  # its connect/putrequest register the socket with the current guard
+            tls = self._ssl_context() if t.scheme == "https" else None
+            port = t.port or (443 if tls else 80)
+            conn = conns[where] = Connection(t.host, port, CONNECT_TIMEOUT, READ_TIMEOUT, tls)
+        return conn
 
     def _ssl_context(self) -> ssl.SSLContext:
         with self._lock:
