@@ -43,8 +43,10 @@ def drive_job(
 ) -> int:
     """Run ``job`` headless (``tui`` false) or in the dashboard; returns the exit code."""
     # Everything alive now (botocore's service model, the client) lives to the end: keep the
-    # cyclic GC from walking it on every collection (perf: ~3% of a stream's CPU).
+    # cyclic GC from walking it on every collection (perf: ~3% of a stream's CPU). The CLI
+    # kept the GC off during start-up; from here on it runs, over what is new.
     gc.freeze()
+    gc.enable()
     if tui:
         from s3tui.tui import run_dashboard  # Textual is imported only here
 
