@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -238,8 +239,12 @@ class StreamUpload(SteeredJob):
             self.fail("internal error: parts missing at completion; nothing was stored")
             raise _Stop
         expected = composite_crc32c_b64([crc for _, _, crc in ordered])
+        upload_id, attempts = self.upload_id, itertools.count()
         resp = self._control(
-            "complete upload", lambda: self.remote.complete(self.key, self.upload_id or "", ordered)
+            "complete upload",
+            lambda: self.remote.complete_or_confirm(
+                self.key, upload_id, ordered, total, retried=next(attempts) > 0
+            ),
         )
         self.upload_id = None  # completed: nothing to abort any more
         self._verify_head(total, resp.get("ChecksumCRC32C"), expected)

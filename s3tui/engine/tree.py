@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import itertools
 import os
 import time
 import zlib
@@ -493,10 +494,13 @@ class TreeUpload(SteeredJob):
         ordered = sorted((n, etag, crc) for n, (etag, crc) in f.parts.items())
         expected = composite_crc32c_b64([crc for _, _, crc in ordered])
 
+        attempts = itertools.count()
+
         def call(sent: Callable[[int], None]) -> dict[str, Any]:
             # After every part was read: a change since the listing means a torn object.
             self._check_unchanged(f, allow_vanished=True)
-            return self.remote.complete(e.key, upload_id, ordered)
+            retried = next(attempts) > 0
+            return self.remote.complete_or_confirm(e.key, upload_id, ordered, e.size, retried)
 
         def done(resp: dict[str, Any]) -> None:
             with self._cond:

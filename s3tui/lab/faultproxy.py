@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
-FaultKind = Literal["stall", "stall_response", "reset", "respond", "corrupt"]
+FaultKind = Literal["stall", "stall_response", "lose_response", "reset", "respond", "corrupt"]
 
 _RECV = 256 * 1024  # large buffers: an unthrottled proxy must not be the bottleneck
 _MAX_HEAD = 64 * 1024
@@ -65,6 +65,12 @@ class Fault:
         return cls("stall_response")
 
     @classmethod
+    def lose_response(cls) -> Fault:
+        """Forward the whole request, let the server answer, then reset the client's connection
+        without a byte of that answer: the request took effect, the client cannot know."""
+        return cls("lose_response")
+
+    @classmethod
     def reset(cls, after_bytes: int = 0) -> Fault:
         """Forward headers + after_bytes of body, then RST the client connection."""
         return cls("reset", after_bytes=after_bytes)
@@ -94,6 +100,7 @@ class Fault:
 # Module-level shorthands: proxy.add_rule(stall(1 << 20), path="partNumber=")
 stall = Fault.stall
 stall_response = Fault.stall_response
+lose_response = Fault.lose_response
 reset = Fault.reset
 respond = Fault.respond
 slow_down = Fault.slow_down
@@ -258,6 +265,7 @@ class _Conn:
         self.upstream: socket.socket | None = None
         self.pump: threading.Thread | None = None
         self.hold = False  # swallow everything the server sends from now on
+        self.swallowed = 0  # bytes of answers swallowed while holding
         self.delay_next_response = False
         self.upstream_eof = False
 
@@ -522,7 +530,7 @@ class FaultProxy:
             # Called just before the last bytes we will forward: the server cannot answer the
             # request before that, yet an earlier "100 Continue" still reaches the client.
             conn.delay_next_response = True
-            if kind in ("stall", "stall_response", "reset"):
+            if kind in ("stall", "stall_response", "lose_response", "reset"):
                 conn.hold = True
 
         head_is_last = total == 0 or (req.chunked and kind not in (None, "corrupt"))
@@ -541,6 +549,12 @@ class FaultProxy:
             return False
         if kind in ("stall", "stall_response"):
             self._hold_until_closed(conn.client)
+            return False
+        if kind == "lose_response":
+            deadline = time.monotonic() + 30
+            while conn.swallowed == 0 and not conn.upstream_eof and time.monotonic() < deadline:
+                self._sleep(0.01)  # the server's answer is being swallowed: it acted
+            self._close(conn.client, rst=True)
             return False
         return True
 
@@ -619,6 +633,7 @@ class FaultProxy:
                     conn.delay_next_response = False
                     self._sleep(self.latency)
                 if conn.hold or self._stop.is_set():
+                    conn.swallowed += n
                     continue
                 client.sendall(mv[:n])
         except OSError:

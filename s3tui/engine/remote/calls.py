@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from typing import Any, BinaryIO
 
@@ -25,6 +26,15 @@ def composite_crc32c_b64(part_crcs: list[int]) -> str:
 
     joined = b"".join(c.to_bytes(4, "big") for c in part_crcs)
     return f"{crc32c_b64(crc32c.crc32c(joined))}-{len(part_crcs)}"
+
+
+def multipart_etag(part_etags: list[str]) -> str:
+    """S3's ETag of a multipart object (no SSE-KMS): MD5 of the parts' binary MD5s, ``-N``."""
+    try:
+        joined = b"".join(bytes.fromhex(tag.strip('"')) for tag in part_etags)
+    except ValueError:
+        return ""  # not MD5 ETags: nothing to compare
+    return f"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"
 
 
 def _echoed_checksum(resp: dict[str, Any], expected: str, what: str) -> str | None:
@@ -91,6 +101,48 @@ class Remote:
         return self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listing}
         )
+
+    def complete_or_confirm(
+        self,
+        key: str,
+        upload_id: str,
+        parts: list[tuple[int, str, int]],
+        size: int,
+        retried: bool,
+    ) -> dict[str, Any]:
+        """Complete; on a retry, NoSuchUpload may mean the first attempt did it and only its
+        answer was lost. Then the object must be exactly ours (:meth:`completed_already`),
+        else the NoSuchUpload error stands."""
+        try:
+            return self.complete(key, upload_id, parts)
+        except bx.ClientError as e:
+            if not retried or e.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
+            found = self.completed_already(key, size, parts)
+            if found is None:
+                raise
+            return found
+
+    def completed_already(
+        self, key: str, size: int, parts: list[tuple[int, str, int]]
+    ) -> dict[str, Any] | None:
+        """The answer of a complete for these parts, if the object at ``key`` is made of them:
+        same size and the same composite CRC32C, or (a store that keeps no checksum) the same
+        multipart ETag, which is the MD5 of the parts' MD5s."""
+        head = self.head(key)
+        if head is None or head.get("ContentLength") != size:
+            return None
+        ordered = sorted(parts)
+        reported = head.get("ChecksumCRC32C")
+        etag = (head.get("ETag") or "").strip('"')
+        expected = composite_crc32c_b64([crc for _, _, crc in ordered])
+        if reported is not None:  # HEAD may leave out complete's "-N" suffix
+            if reported.split("-")[0] != expected.split("-")[0]:
+                return None
+            return {"ETag": head.get("ETag"), "ChecksumCRC32C": expected}
+        if etag != multipart_etag([tag for _, tag, _ in ordered]):
+            return None
+        return {"ETag": head.get("ETag")}
 
     def abort(self, key: str, upload_id: str) -> None:
         self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)

@@ -1,0 +1,124 @@
+"""A CompleteMultipartUpload that worked but whose answer never arrived.
+
+On AWS the retry can get NoSuchUpload (the upload is gone: it became the object); SeaweedFS
+answers a second complete with success, so the proxy plays AWS and answers the retry with
+NoSuchUpload. s3tui must look at the object and accept it when it is exactly the parts it sent,
+instead of failing a backup that is in fact stored, and must still fail when it is not its own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from s3tui.lab import FaultProxy
+from s3tui.lab.faultproxy import Fault
+from tests.helpers import (
+    assert_no_incomplete_uploads,
+    assert_spool_empty,
+    random_bytes,
+    sha256_bytes,
+    sha256_of_object,
+)
+from tests.integration.cli_runner import run_put
+from tests.integration.test_tree import _put
+
+MiB = 1024 * 1024
+COMPLETE = r"\?uploadId="  # POST ...?uploadId=X completes; POST ...?uploads creates
+
+
+def _then_no_such_upload(proxy: FaultProxy) -> Any:
+    """The retry of the complete is told what AWS says once the upload became the object."""
+    return proxy.add_rule(
+        Fault.respond(404, "NoSuchUpload", "The specified upload does not exist."),
+        method="POST",
+        path=COMPLETE,
+        times=1,
+    )
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_stream_whose_complete_answer_is_lost_is_confirmed_not_failed(
+    fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    lost = fault_proxy.add_rule(Fault.lose_response(), method="POST", path=COMPLETE, times=1)
+    gone = _then_no_such_upload(fault_proxy)
+    data = random_bytes(13 * MiB, seed=31)
+    stats = tmp_path / "stats.jsonl"
+    r = run_put(
+        data,
+        f"s3://{bucket}/db.sql.gz",
+        "--chunk-size",
+        "5MiB",
+        "--stats-file",
+        str(stats),
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path / "spool",
+    )
+    assert r.code == 0, r.stderr
+    assert (lost.injected, gone.injected) == (1, 1)
+    assert sha256_of_object(s3_client, bucket, "db.sql.gz") == sha256_bytes(data)
+    assert_no_incomplete_uploads(s3_client, bucket)
+    assert_spool_empty(tmp_path / "spool")
+    complete = [rec for rec in _records(stats) if rec.get("label") == "complete upload"]
+    assert [rec["ok"] for rec in complete] == [False, True], complete
+    assert "upload vanished" not in r.stderr
+
+
+def test_directory_file_whose_complete_answer_is_lost_is_confirmed(
+    fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    big = random_bytes(11 * MiB + 3, seed=32)
+    (src / "big.bin").write_bytes(big)
+    (src / "small.txt").write_bytes(b"small")
+    lost = fault_proxy.add_rule(Fault.lose_response(), method="POST", path=COMPLETE, times=1)
+    gone = _then_no_such_upload(fault_proxy)
+    r = _put(
+        str(src),
+        f"s3://{bucket}/t/",
+        "--chunk-size",
+        "5MiB",
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path / "spool",
+    )
+    assert r.code == 0, r.stderr
+    assert (lost.injected, gone.injected) == (1, 1)
+    assert sha256_of_object(s3_client, bucket, "t/big.bin") == sha256_bytes(big)
+    assert sha256_of_object(s3_client, bucket, "t/small.txt") == sha256_bytes(b"small")
+    assert_no_incomplete_uploads(s3_client, bucket)
+    assert_spool_empty(tmp_path / "spool")
+
+
+def test_an_object_that_is_not_ours_is_not_taken_for_our_upload(
+    fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Someone else's object at the key, and the retry told NoSuchUpload: the error stands."""
+    data = random_bytes(11 * MiB, seed=33)
+    other = random_bytes(11 * MiB, seed=34)  # same size, other bytes
+    s3_client.put_object(Bucket=bucket, Key="contested", Body=other)
+    # The first complete never reaches the server; the retry is told the upload is gone.
+    cut = fault_proxy.add_rule(Fault.reset(), method="POST", path=COMPLETE, times=1)
+    gone = _then_no_such_upload(fault_proxy)
+    r = run_put(
+        data,
+        f"s3://{bucket}/contested",
+        "--chunk-size",
+        "5MiB",
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path / "spool",
+    )
+    assert r.code == 1, r.stderr
+    assert (cut.injected, gone.injected) == (1, 1)
+    assert "multipart upload vanished" in r.stderr
+    assert sha256_of_object(s3_client, bucket, "contested") == sha256_bytes(other)
+    assert_no_incomplete_uploads(s3_client, bucket)  # ours (still open) was aborted
+    assert_spool_empty(tmp_path / "spool")
