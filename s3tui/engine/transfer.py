@@ -29,6 +29,11 @@ from s3tui.engine.watchdog import Guard, Watchdog
 MAX_WORKERS = 64 * LIGHT_PER_SLOT
 
 
+class Withdrawn(Exception):
+    """Raised by an attempt whose work no longer needs doing (its file already failed): the
+    task ends quietly, with no attempt recorded, no retry-log line and no progress row."""
+
+
 @dataclass
 class Task:
     label: str
@@ -137,6 +142,10 @@ class Transfer:
             if self.stop.is_set():
                 return False  # cut by the stop path: not a retry, not a failure of its own
             assert failure is not None
+            if failure.reason == "withdrawn":
+                self.progress.part_removed(task.label)
+                task.on_failure(failure)
+                return False
             if failure.slowdown:
                 self.gate.slow_down()
             stalled_for = time.monotonic() - self._last_success
@@ -205,6 +214,8 @@ class Transfer:
             except Exception as exc:  # every failure is classified, none escapes the worker
                 error = exc
         elapsed = time.monotonic() - started
+        if isinstance(error, Withdrawn):
+            return False, Failure(False, False, "withdrawn", str(error)), guard, elapsed
         if error is None:
             self._last_success = time.monotonic()
             if task.fixed_deadline is None:

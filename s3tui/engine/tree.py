@@ -54,7 +54,7 @@ from s3tui.engine.plan import plan_parts
 from s3tui.engine.progress import FileState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
 from s3tui.engine.stats import AttemptRecord, FileStat
-from s3tui.engine.transfer import Task, Transfer
+from s3tui.engine.transfer import Task, Transfer, Withdrawn
 from s3tui.engine.walk import (
     Entry,
     Filter,
@@ -90,7 +90,7 @@ JOB_FATAL = frozenset(
     }
 )
 # Failures about the local file, never the destination: they never stop the job.
-LOCAL_REASONS = frozenset({"changed", "vanished", "unreadable", "superseded"})
+LOCAL_REASONS = frozenset({"changed", "vanished", "unreadable", "withdrawn"})
 CHANGED = "changed while being uploaded"
 
 
@@ -339,7 +339,7 @@ class TreeUpload(SteeredJob):
             if begin:
                 self.progress.file_state(path, FileState.UPLOADING)
             if failed is not None:
-                raise _FileProblem("superseded", f"not sent: the file already failed ({failed})")
+                raise Withdrawn(f"not sent: the file already failed ({failed})")
             counted = 0
 
             def on_sent(n: int) -> None:
@@ -409,7 +409,7 @@ class TreeUpload(SteeredJob):
             return
         if probe:
             self._set_probe("head" if kind == "head" else "write", "none")
-        if failure.reason != "superseded":
+        if failure.reason != "withdrawn":
             self._fail_file(f, message)
 
     def _put_task(self, f: _File, probe: bool) -> Task:

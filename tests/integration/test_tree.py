@@ -223,6 +223,8 @@ def test_changed_and_vanished_files_fail_alone_and_nothing_torn_is_stored(
         "5MiB",
         "--concurrency",
         "1",
+        "--stats-file",
+        str(tmp_path / "stats.jsonl"),
     )
     p = subprocess.Popen(cmd, env=s3_env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_for(lambda: any("partNumber=1" in t for _, t in fault_proxy.requests))
@@ -234,6 +236,12 @@ def test_changed_and_vanished_files_fail_alone_and_nothing_torn_is_stored(
     assert "2 of 3 files failed" in err, err
     assert f"failed: {src / 'a-big.bin'}: changed while being uploaded" in err
     assert f"failed: {src / 'c-vanish.txt'}: vanished" in err
+    # The big file's later parts, queued when it failed, end quietly: no attempt is recorded.
+    records = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    attempts = [
+        rec for rec in records if "type" not in rec and rec["file"] == str(src / "a-big.bin")
+    ]
+    assert {rec["error"] for rec in attempts if not rec["ok"]} == {"changed"}, attempts
     _landed(s3_client, bucket, {"p/b-ok.txt": files["b-ok.txt"]}, tmp_path / "spool")
 
 
