@@ -79,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail, storing nothing, if the stream ends shorter than this",
     )
     g.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="parts in flight (default 8)"
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="parts in flight (default 8); files up to 1 MiB count a quarter each",
     )
     g.add_argument(
         "--max-spool",
