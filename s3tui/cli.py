@@ -178,6 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="append one JSON line per request attempt (perf_data columns)",
     )
 
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="abort multipart uploads that killed runs left open, and delete their spool files",
+        description="s3tui notes each multipart upload it opens until it is completed or "
+        "aborted. A run killed with SIGKILL (OOM killer, reboot) cannot abort its upload: this "
+        "aborts those whose process is gone, with the endpoint, region and profile they used.",
+    )
+    cleanup.add_argument(
+        "--dry-run", action="store_true", help="list them; abort nothing, delete nothing"
+    )
+    cleanup.add_argument("--endpoint-url", metavar="URL", help="override the noted endpoint")
+    cleanup.add_argument("--region", help="override the noted region")
+    cleanup.add_argument("--profile", help="override the noted AWS profile")
+
     demo = sub.add_parser(
         "demo", help="a first run: local S3 server, a slow stream with faults, the dashboard"
     )
@@ -391,6 +405,7 @@ def want_dashboard(tui_flag: bool, no_tui: bool, stdin_is_data: bool) -> bool:
 
 
 def _client(args: PutArgs) -> object:
+    from s3tui.engine.gate import LIGHT_PER_SLOT
     from s3tui.engine.remote import RemoteError, make_client
 
     try:
@@ -398,15 +413,32 @@ def _client(args: PutArgs) -> object:
             args.endpoint_url,
             args.region,
             args.profile,
-            max_connections=args.config.concurrency + 4,
+            # Light requests (small files, heads) run up to 4 per slot.
+            max_connections=LIGHT_PER_SLOT * args.config.concurrency + 4,
         )
     except RemoteError as e:
         raise S3tuiError(str(e)) from None
 
 
+def _remote(args: PutArgs, client: object) -> object:
+    """The destination, with a journal of the uploads this run opens (for `s3tui cleanup`)."""
+    from s3tui.engine.journal import Journal, orphans
+    from s3tui.engine.remote import Remote
+
+    left = orphans()
+    if left and not args.quiet:
+        n = len(left)
+        print(
+            f"s3tui: note: {n} multipart upload{'s' if n != 1 else ''} left open by killed runs "
+            "(storage is billed until aborted): `s3tui cleanup` aborts them",
+            file=sys.stderr,
+        )
+    journal = Journal(endpoint=args.endpoint_url, region=args.region, profile=args.profile)
+    return Remote(client, args.bucket, journal=journal)
+
+
 def run_put(args: PutArgs) -> int:
     from s3tui.drive import drive_job
-    from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.stream import StreamUpload
 
@@ -422,7 +454,7 @@ def run_put(args: PutArgs) -> int:
     stats = StatsFile(args.stats_file) if args.stats_file else None
     job = StreamUpload(
         source_fd=source_fd,
-        remote=Remote(client, args.bucket),
+        remote=_remote(args, client),
         key=args.key,
         cfg=args.config,
         options=args.options,
@@ -447,7 +479,6 @@ def run_tree(args: PutArgs) -> int:
         except SourceError as e:
             raise S3tuiError(str(e)) from None
     from s3tui.drive import drive_job
-    from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.tree import TreeUpload
 
@@ -455,7 +486,7 @@ def run_tree(args: PutArgs) -> int:
     stats = StatsFile(args.stats_file) if args.stats_file else None
     job = TreeUpload(
         args.sources,
-        Remote(client, args.bucket),
+        _remote(args, client),
         args.key,
         args.config,
         args.options,
@@ -520,6 +551,15 @@ def main(argv: list[str] | None = None) -> int:
         ns = parser.parse_args(argv)
         if ns.command == "put":
             return run_put(check_put(ns))
+        if ns.command == "cleanup":
+            from s3tui.cleanup import run_cleanup
+
+            return run_cleanup(
+                dry_run=ns.dry_run,
+                endpoint_url=ns.endpoint_url,
+                region=ns.region,
+                profile=ns.profile,
+            )
         if ns.command == "demo":
             from s3tui.demo import run_demo
 

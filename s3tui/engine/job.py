@@ -103,5 +103,5 @@ class SteeredJob:
             "warning",
             label,
             reason=f"could not abort upload {upload_id}: {last}",
-            next="abort it with `aws s3api abort-multipart-upload`",
+            next="`s3tui cleanup` aborts it once the endpoint is back",
         )

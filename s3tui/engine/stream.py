@@ -82,10 +82,13 @@ class StreamUpload(SteeredJob):
                 self.cfg.spool_dir, self.cfg.spool_limit(self.cfg.chunk_size, self.cfg.concurrency)
             )
             self.progress.spool_fn = self.spool.usage
+            spool_dir = self.spool.dir
             # The preflight: the exact permission the upload needs, checked before reading.
             self.upload_id = self._control(
                 "create upload",
-                lambda: self.remote.create_multipart(self.key, self.options.to_s3_args()),
+                lambda: self.remote.create_multipart(
+                    self.key, self.options.to_s3_args(), spool_dir=str(spool_dir)
+                ),
                 max_attempts=PREFLIGHT_ATTEMPTS,
             )
             self._source = StreamSource(

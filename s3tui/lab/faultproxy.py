@@ -78,7 +78,9 @@ class Fault:
     @classmethod
     def corrupt(cls, at_byte: int = 0) -> Fault:
         """Forward the request with one body byte flipped (at ``at_byte``): bit rot on the
-        wire, which only an end-to-end checksum the server verifies can catch."""
+        wire, which only an end-to-end checksum the server verifies can catch. The fault counts
+        as injected when the request is selected: one whose body is shorter than ``at_byte``
+        passes intact, so select a request that is long enough."""
         return cls("corrupt", after_bytes=at_byte)
 
     @classmethod

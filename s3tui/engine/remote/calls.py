@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 import botocore.exceptions as bx
 
+from s3tui.engine.journal import Journal
 from s3tui.engine.remote.errors import RemoteError
 
 
@@ -63,17 +64,24 @@ def check_bucket_name(bucket: str) -> None:
 class Remote:
     """One destination bucket on one client. Every method is one S3 request (no retries here)."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, journal: Journal | None = None) -> None:
         self.client = client
         self.bucket = bucket
+        # Notes every upload this process opens until it is completed or aborted (s3tui cleanup).
+        self.journal = journal
         self.endpoint = client.meta.endpoint_url
         self.direct = getattr(client, "s3tui_direct", None)
 
-    def create_multipart(self, key: str, extra: dict[str, Any]) -> str:
+    def create_multipart(
+        self, key: str, extra: dict[str, Any], spool_dir: str | None = None
+    ) -> str:
         resp = self.client.create_multipart_upload(
             Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C", **extra
         )
-        return resp["UploadId"]
+        upload_id = resp["UploadId"]
+        if self.journal is not None:
+            self.journal.opened(self.bucket, key, upload_id, spool_dir)
+        return upload_id
 
     def upload_part(
         self, key: str, upload_id: str, number: int, body: BinaryIO, size: int, crc: int
@@ -98,9 +106,12 @@ class Remote:
             {"PartNumber": n, "ETag": etag, "ChecksumCRC32C": crc32c_b64(crc)}
             for n, etag, crc in sorted(parts)
         ]
-        return self.client.complete_multipart_upload(
+        resp = self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listing}
         )
+        if self.journal is not None:
+            self.journal.closed(upload_id)
+        return resp
 
     def complete_or_confirm(
         self,
@@ -121,6 +132,8 @@ class Remote:
             found = self.completed_already(key, size, parts)
             if found is None:
                 raise
+            if self.journal is not None:
+                self.journal.closed(upload_id)
             return found
 
     def completed_already(
@@ -145,7 +158,14 @@ class Remote:
         return {"ETag": head.get("ETag")}
 
     def abort(self, key: str, upload_id: str) -> None:
-        self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        """Abort; an upload that is already gone (NoSuchUpload) counts as aborted."""
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except bx.ClientError as e:
+            if e.response.get("Error", {}).get("Code") not in ("NoSuchUpload", "404"):
+                raise
+        if self.journal is not None:
+            self.journal.closed(upload_id)
 
     def put_object(
         self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]

@@ -1,0 +1,169 @@
+"""Open multipart uploads on disk, so that one left behind by a killed run can be aborted later.
+
+Why: an upload that is neither completed nor aborted keeps its parts (and their storage bill) on
+the server until a lifecycle rule removes them, and SIGKILL (the OOM killer, a reboot,
+``kill -9``) gives s3tui no chance to abort. So each open upload is one small JSON file in the
+state dir, written as soon as CreateMultipartUpload answered and deleted once the upload was
+completed or aborted. ``s3tui cleanup`` aborts the ones whose process is gone and deletes the
+spool directory they left.
+
+No credential is ever written: an entry holds the endpoint, region and profile name, the bucket,
+key and upload id, the spool directory, and which process wrote it. Files are 0600 in a 0700 dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import platformdirs
+
+
+def default_dir() -> Path:
+    return Path(platformdirs.user_state_dir("s3tui")) / "open-uploads"
+
+
+def _boot_id() -> str:
+    with contextlib.suppress(OSError):
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    return ""
+
+
+def _start_ticks(pid: int) -> str:
+    """When the process started (clock ticks since boot): tells a reused pid from the writer."""
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    return ""
+
+
+def _without_userinfo(url: str | None) -> str | None:
+    """An endpoint URL may carry ``user:secret@``: never write that part down."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Entry:
+    bucket: str
+    key: str
+    upload_id: str
+    endpoint: str | None
+    region: str | None
+    profile: str | None
+    spool_dir: str | None
+    pid: int
+    start_ticks: str
+    boot_id: str
+    opened: float  # wall clock
+
+    def writer_alive(self) -> bool:
+        if self.boot_id and self.boot_id != _boot_id():
+            return False  # written before the last reboot
+        if self.start_ticks:
+            return _start_ticks(self.pid) == self.start_ticks
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+class Journal:
+    """Where this process notes the multipart uploads it has open."""
+
+    def __init__(
+        self,
+        directory: Path | None = None,
+        endpoint: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+    ) -> None:
+        self.directory = directory or default_dir()
+        self._endpoint = _without_userinfo(endpoint)
+        self._region = region
+        self._profile = profile
+        self._pid = os.getpid()
+        self._start = _start_ticks(self._pid)
+        self._boot = _boot_id()
+
+    def _path(self, upload_id: str) -> Path:
+        return self.directory / f"{hashlib.sha256(upload_id.encode()).hexdigest()[:24]}.json"
+
+    def opened(self, bucket: str, key: str, upload_id: str, spool_dir: str | None = None) -> None:
+        """Note an open upload. Best effort: a journal that cannot be written never stops one."""
+        entry = Entry(
+            bucket,
+            key,
+            upload_id,
+            self._endpoint,
+            self._region,
+            self._profile,
+            spool_dir,
+            self._pid,
+            self._start,
+            self._boot,
+            time.time(),
+        )
+        with contextlib.suppress(OSError):
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")  # 0600
+            with os.fdopen(fd, "w") as f:
+                json.dump(asdict(entry), f)
+            os.replace(tmp, self._path(upload_id))
+
+    def closed(self, upload_id: str) -> None:
+        """The upload was completed or aborted: nothing is left to clean."""
+        with contextlib.suppress(OSError):
+            self._path(upload_id).unlink()
+
+
+def entries(directory: Path | None = None) -> list[tuple[Path, Entry]]:
+    """Every noted upload (of live and dead processes); unreadable files are skipped."""
+    directory = directory or default_dir()
+    found = []
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    for name in names:
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        path = directory / name
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            found.append((path, Entry(**json.loads(path.read_text()))))
+    return found
+
+
+def orphans(directory: Path | None = None) -> list[tuple[Path, Entry]]:
+    """Uploads noted by processes that are gone: nobody will complete or abort them."""
+    return [(path, e) for path, e in entries(directory) if not e.writer_alive()]
+
+
+def remove_spool(spool_dir: str | None) -> None:
+    """Delete a dead run's spool directory: only one s3tui made (``s3tui-*``), only its files."""
+    if not spool_dir:
+        return
+    path = Path(spool_dir)
+    if not path.name.startswith("s3tui-") or not path.is_dir() or path.is_symlink():
+        return
+    with contextlib.suppress(OSError):
+        for child in path.iterdir():
+            if child.is_file() and not child.is_symlink():
+                child.unlink()
+        path.rmdir()
