@@ -31,3 +31,12 @@ def run_put(
     cmd = s3tui_cmd("put", "-", dest, "--endpoint-url", endpoint, "--spool-dir", str(spool), *extra)
     p = subprocess.run(cmd, input=data, env=env, capture_output=True, timeout=timeout)
     return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
+
+
+def run_put_paths(
+    *args: str, env: dict[str, str], endpoint: str, spool: Path, timeout: float = 60
+) -> Run:
+    """``s3tui put SOURCE... DEST [options]`` for files and directories (stdin is closed)."""
+    cmd = s3tui_cmd("put", *args, "--endpoint-url", endpoint, "--spool-dir", str(spool))
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, env=env, capture_output=True, timeout=timeout)
+    return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))

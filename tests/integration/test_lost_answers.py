@@ -21,8 +21,7 @@ from tests.helpers import (
     sha256_bytes,
     sha256_of_object,
 )
-from tests.integration.cli_runner import run_put
-from tests.integration.test_tree import _put
+from tests.integration.cli_runner import run_put, run_put_paths
 
 MiB = 1024 * 1024
 COMPLETE = r"\?uploadId="  # POST ...?uploadId=X completes; POST ...?uploads creates
@@ -80,7 +79,7 @@ def test_directory_file_whose_complete_answer_is_lost_is_confirmed(
     (src / "small.txt").write_bytes(b"small")
     lost = fault_proxy.add_rule(Fault.lose_response(), method="POST", path=COMPLETE, times=1)
     gone = _then_no_such_upload(fault_proxy)
-    r = _put(
+    r = run_put_paths(
         str(src),
         f"s3://{bucket}/t/",
         "--chunk-size",

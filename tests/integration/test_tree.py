@@ -22,16 +22,13 @@ from tests.helpers import (
     random_bytes,
     sha256_of_object,
 )
-from tests.integration.cli_runner import Run, s3tui_cmd
+from tests.integration.cli_runner import run_put_paths, s3tui_cmd
 
 MiB = 1024 * 1024
 CHUNK = 5 * MiB
 
 
-def _put(*args: str, env: dict[str, str], endpoint: str, spool: Path, timeout: float = 60) -> Run:
-    cmd = s3tui_cmd("put", *args, "--endpoint-url", endpoint, "--spool-dir", str(spool))
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, env=env, capture_output=True, timeout=timeout)
-    return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
+_put = run_put_paths
 
 
 def _write(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
