@@ -29,8 +29,7 @@ def run_put(
     timeout: float = 120,
 ) -> Run:
     cmd = s3tui_cmd("put", "-", dest, "--endpoint-url", endpoint, "--spool-dir", str(spool), *extra)
-    p = subprocess.run(cmd, input=data, env=env, capture_output=True, timeout=timeout)
-    return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
+    return _run(cmd, env, timeout, data)
 
 
 def run_put_paths(
@@ -38,5 +37,11 @@ def run_put_paths(
 ) -> Run:
     """``s3tui put SOURCE... DEST [options]`` for files and directories (stdin is closed)."""
     cmd = s3tui_cmd("put", *args, "--endpoint-url", endpoint, "--spool-dir", str(spool))
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, env=env, capture_output=True, timeout=timeout)
+    return _run(cmd, env, timeout, None)
+
+
+def _run(cmd: list[str], env: dict[str, str], timeout: float, data: bytes | None) -> Run:
+    """Run ``cmd`` with ``data`` on its stdin, or with stdin closed when there is none."""
+    stdin = subprocess.DEVNULL if data is None else None
+    p = subprocess.run(cmd, input=data, stdin=stdin, env=env, capture_output=True, timeout=timeout)
     return Run(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))

@@ -28,9 +28,6 @@ MiB = 1024 * 1024
 CHUNK = 5 * MiB
 
 
-_put = run_put_paths
-
-
 def _write(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
     for rel, data in files.items():
         p = root / rel
@@ -82,7 +79,7 @@ def test_tree_lands_with_keys_bytes_and_content_types(
     (src / "link.txt").symlink_to("readme.txt")
     os.mkfifo(src / "pipe")
     stats = tmp_path / "stats.jsonl"
-    r = _put(
+    r = run_put_paths(
         str(src),
         f"s3://{bucket}/media/",
         "--chunk-size",
@@ -135,7 +132,7 @@ def test_several_files_under_a_prefix_and_one_file_to_its_key(
 ) -> None:
     files = _write(tmp_path, {"a.iso": random_bytes(1000, 5), "b.iso": random_bytes(2000, 6)})
     spool = tmp_path / "spool"
-    r = _put(
+    r = run_put_paths(
         str(tmp_path / "a.iso"),
         str(tmp_path / "b.iso"),
         f"s3://{bucket}/isos",
@@ -146,7 +143,7 @@ def test_several_files_under_a_prefix_and_one_file_to_its_key(
         spool=spool,
     )
     assert r.code == 0, r.stderr
-    r = _put(
+    r = run_put_paths(
         str(tmp_path / "b.iso"),
         f"s3://{bucket}/isos/renamed.iso",
         env=s3_env,
@@ -175,7 +172,7 @@ def test_a_denied_key_fails_that_file_only(
     files = _write(tmp_path / "d", {f"f{i:02d}.txt": random_bytes(100 + i, i) for i in range(8)})
     files.update(_write(tmp_path / "d", {"sub/denied.txt": b"no"}))
     fault_proxy.add_rule(Fault.respond(403, "AccessDenied"), path=r"/sub/denied\.txt")
-    r = _put(
+    r = run_put_paths(
         str(tmp_path / "d"),
         f"s3://{bucket}/p/",
         env=s3_env,
@@ -262,10 +259,10 @@ def test_skip_existing_sends_only_heads_and_uploads_what_changed(
     )
     spool = tmp_path / "spool"
     args = (str(src), f"s3://{bucket}/p/", "--chunk-size", "5MiB", "--skip-existing", "--json")
-    r = _put(*args, env=s3_env, endpoint=local_s3.endpoint_url, spool=spool)
+    r = run_put_paths(*args, env=s3_env, endpoint=local_s3.endpoint_url, spool=spool)
     assert r.code == 0, r.stderr
 
-    r = _put(*args, env=s3_env, endpoint=fault_proxy.url, spool=spool)
+    r = run_put_paths(*args, env=s3_env, endpoint=fault_proxy.url, spool=spool)
     assert r.code == 0, r.stderr
     assert {m for m, _ in fault_proxy.requests} == {"HEAD"}
     assert fault_proxy.requests_seen == 4
@@ -275,7 +272,7 @@ def test_skip_existing_sends_only_heads_and_uploads_what_changed(
     # Same size, other bytes: the CRC32C tells them apart, so only that file goes up again.
     files["b/c.txt"] = b"CCCC"
     (src / "b" / "c.txt").write_bytes(files["b/c.txt"])
-    r = _put(*args, env=s3_env, endpoint=fault_proxy.url, spool=spool)
+    r = run_put_paths(*args, env=s3_env, endpoint=fault_proxy.url, spool=spool)
     assert r.code == 0, r.stderr
     writes = [t for m, t in fault_proxy.requests[4:] if m != "HEAD"]
     assert len(writes) == 1 and "/p/b/c.txt" in writes[0], writes
@@ -307,14 +304,14 @@ def test_dry_run_sends_nothing_and_shows_filters_and_links(
     base = (str(src), f"s3://{bucket}/p/", "--dry-run")
 
     def listed(*extra: str) -> list[tuple[str, int]]:
-        r = _put(
+        r = run_put_paths(
             *base, *extra, "--json", env=s3_env, endpoint=fault_proxy.url, spool=tmp_path / "spool"
         )
         assert r.code == 0, r.stderr
         rows = [json.loads(line) for line in r.stdout.splitlines()]
         return [(row["key"], row["size"]) for row in rows]
 
-    r = _put(*base, env=s3_env, endpoint=fault_proxy.url, spool=tmp_path / "spool")
+    r = run_put_paths(*base, env=s3_env, endpoint=fault_proxy.url, spool=tmp_path / "spool")
     assert r.code == 0, r.stderr
     assert f"5  {src / 'a.txt'} -> s3://{bucket}/p/a.txt" in r.stdout
     assert "nothing was sent" in r.stderr and "--follow-symlinks" in r.stderr
@@ -353,7 +350,7 @@ def test_filters_and_links_in_a_real_upload(
     )
     (tmp_path / "outside.txt").write_bytes(b"o")
     (src / "sub" / "link.txt").symlink_to(tmp_path / "outside.txt")
-    r = _put(
+    r = run_put_paths(
         str(src),
         f"s3://{bucket}/",
         "--exclude",
@@ -387,7 +384,7 @@ def test_unusable_destination_stops_the_job_at_the_first_request(
         env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
     else:
         target = "no-such-bucket-here"
-    r = _put(
+    r = run_put_paths(
         str(tmp_path / "d"),
         f"s3://{target}/p/",
         env=env,
