@@ -21,6 +21,7 @@ from botocore.config import Config
 
 from s3tui.engine import watchdog
 from s3tui.engine.remote.errors import RemoteError
+from s3tui.engine.remote.models import make_loader
 
 CONNECT_TIMEOUT = 10.0
 # A per-socket-read backstop only; the watchdog enforces the real, adaptive deadline.
@@ -113,6 +114,7 @@ def make_client(
         kwargs["aws_access_key_id"] = os.environ["AWS_ACCESS_KEY"]
         kwargs["aws_secret_access_key"] = os.environ.get("AWS_SECRET_KEY")
     session = botocore.session.Session(profile=profile)
+    session.register_component("data_loader", make_loader(session.get_config_variable("data_path")))
     try:
         session.get_scoped_config()  # an unknown --profile fails here, not mid-upload
         region = region or session.get_config_variable("region")
