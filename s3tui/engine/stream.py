@@ -143,10 +143,12 @@ class StreamUpload(SteeredJob):
             try:
                 assert self._source is not None
                 written, crc, eof = self._source.fill(fd, size)
+                self.spool.shrink(size, written, fd)
             finally:
                 os.close(fd)
             total += written
-            self.spool.shrink(size, written)
+            if eof:
+                self.spool.last_chunk_written()
             if self.cfg.expected_size is not None and total > self.cfg.expected_size:
                 self.fail(
                     f"the stream is larger than --expected-size "

@@ -145,14 +145,14 @@ def test_broken_server_fails_in_bounded_time_and_aborts(
         "3",
         env=s3_env,
         endpoint=fault_proxy.url,
-        spool=tmp_path,
+        spool=tmp_path / "spool",
     )
     assert r.code == 1
     assert time.monotonic() - t0 < 30
     assert "gave up after 4 attempts" in r.stderr and "Traceback" not in r.stderr
     assert s3_client.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
     assert_no_incomplete_uploads(s3_client, bucket)
-    assert_spool_empty(tmp_path)
+    assert_spool_empty(tmp_path / "spool")
 
 
 def test_server_gone_for_good(
@@ -226,7 +226,7 @@ def test_bwlimit_caps_the_rate(
         "4MB",
         env=s3_env,
         endpoint=local_s3.endpoint_url,
-        spool=tmp_path,
+        spool=tmp_path / "spool",
     )
     elapsed = time.monotonic() - t0
     assert r.code == 0, r.stderr

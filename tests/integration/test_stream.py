@@ -139,7 +139,7 @@ def test_expected_size_overflow_stores_nothing(
         "5MiB",
         env=s3_env,
         endpoint=local_s3.endpoint_url,
-        spool=tmp_path,
+        spool=tmp_path / "spool",
     )
     assert r.code == 1
     assert "larger than --expected-size" in r.stderr and "Traceback" not in r.stderr
@@ -164,7 +164,7 @@ def test_min_size_not_reached_stores_nothing(
         "5MiB",
         env=s3_env,
         endpoint=local_s3.endpoint_url,
-        spool=tmp_path,
+        spool=tmp_path / "spool",
     )
     assert r.code == 1
     assert "below --min-size" in r.stderr
@@ -225,7 +225,7 @@ def test_unusable_destination_fails_before_reading_stdin(
     assert expect in err
     assert "Traceback" not in err and local_s3.secret_key not in err
     assert len(err.strip().splitlines()) == 1, err
-    assert_spool_empty(tmp_path)
+    assert_spool_empty(tmp_path / "spool")
 
 
 def test_unreachable_endpoint_fails_in_bounded_time(s3_env: dict[str, str], tmp_path: Path) -> None:
@@ -353,7 +353,11 @@ def test_seed_credential_names_work(
     env["AWS_SECRET_KEY"] = env.pop("AWS_SECRET_ACCESS_KEY")
     data = random_bytes(1000, seed=9)
     r = run_put(
-        data, f"s3://{bucket}/seed", env=env, endpoint=local_s3.endpoint_url, spool=tmp_path
+        data,
+        f"s3://{bucket}/seed",
+        env=env,
+        endpoint=local_s3.endpoint_url,
+        spool=tmp_path / "spool",
     )
     assert r.code == 0, r.stderr
     _landed(s3_client, bucket, "seed", data, tmp_path)

@@ -55,3 +55,58 @@ def test_unwritable_base_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(UploadError, match="--spool-dir"):
         Spool(blocker / "sub", limit=10)
+
+
+def _on_disk(spool: Spool) -> int:
+    return sum(f.stat().st_size for f in spool.dir.iterdir())
+
+
+def _chunk(spool: Spool, name: str, data: bytes, stop: threading.Event) -> Path:
+    assert spool.reserve(len(data), stop)
+    fd, path = spool.create(name)
+    os.write(fd, data)
+    spool.shrink(len(data), len(data), fd)
+    os.close(fd)
+    assert _on_disk(spool) <= spool.limit
+    assert spool.usage()[0] == _on_disk(spool)
+    return path
+
+
+def test_a_stored_chunks_file_is_overwritten_by_the_next_chunk(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, limit=100)
+    stop = threading.Event()
+    first = _chunk(spool, "part-00001", b"A" * 40, stop)
+    inode = first.stat().st_ino
+    spool.remove(first, 40)
+    assert spool.usage()[:2] == (40, 1)  # idle, still on disk
+    second = _chunk(spool, "part-00002", b"bb", stop)  # shorter: the old tail is cut
+    assert not first.exists()
+    assert second.stat().st_ino == inode
+    assert second.read_bytes() == b"bb"
+    assert stat.S_IMODE(second.stat().st_mode) == 0o600
+    spool.remove(second, 2)
+    spool.last_chunk_written()
+    assert list(spool.dir.iterdir()) == []
+    third = _chunk(spool, "part-00003", b"c", stop)
+    spool.remove(third, 1)  # after the last chunk: deleted, not kept
+    assert list(spool.dir.iterdir()) == []
+    assert spool.usage()[:2] == (0, 0)
+
+
+def test_idle_files_and_reservations_never_pass_the_limit(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, limit=100)
+    stop = threading.Event()
+    paths = [_chunk(spool, f"part-{i}", b"x" * 30, stop) for i in range(3)]  # 90 reserved
+    for p in paths:
+        spool.remove(p, 30)
+        assert _on_disk(spool) <= 100
+        assert spool.usage()[0] == _on_disk(spool)
+    assert len(list(spool.dir.iterdir())) == 3  # 3 x 30 fit under 100
+    # Growing chunks: each reuses one idle file and deletes the idle ones that no longer fit.
+    big = [_chunk(spool, f"big-{i}", b"y" * 45, stop) for i in range(2)]
+    assert len(list(spool.dir.iterdir())) == 2
+    spool.remove(big[0], 45)  # 45 reserved + 45 = 90 <= 100: kept
+    assert big[0].exists()
+    assert spool.usage()[:2] == (90, 2)
+    spool.cleanup()
+    assert not spool.dir.exists()

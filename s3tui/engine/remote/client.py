@@ -114,9 +114,10 @@ def make_client(
         kwargs["aws_access_key_id"] = os.environ["AWS_ACCESS_KEY"]
         kwargs["aws_secret_access_key"] = os.environ.get("AWS_SECRET_KEY")
     session = botocore.session.Session(profile=profile)
-    session.register_component("data_loader", make_loader(session.get_config_variable("data_path")))
     try:
         session.get_scoped_config()  # an unknown --profile fails here, not mid-upload
+        loader = make_loader(session.get_config_variable("data_path"))
+        session.register_component("data_loader", loader)
         region = region or session.get_config_variable("region")
     except bx.ProfileNotFound as e:
         raise RemoteError(
