@@ -64,21 +64,33 @@ HELP = """\
 Press any key to close."""
 
 
-class HelpScreen(ModalScreen[None]):
+class _AnyKeyCloses(ModalScreen[None]):
+    """A dialog that any key or click closes, once: a terminal read can hold several keys, and
+    a second dismiss would find the screen already popped (Textual raises ScreenStackError)."""
+
+    _close_asked = False
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        self._close()
+
+    def on_click(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if not self._close_asked:
+            self._close_asked = True
+            self.dismiss()
+
+
+class HelpScreen(_AnyKeyCloses):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="help"):
             yield Static("s3tui dashboard", id="dialog-title")
             yield Static(Content.from_markup(HELP), id="dialog-body")
 
-    def on_key(self, event: events.Key) -> None:
-        event.stop()
-        self.dismiss()
 
-    def on_click(self) -> None:
-        self.dismiss()
-
-
-class SummaryScreen(ModalScreen[None]):
+class SummaryScreen(_AnyKeyCloses):
     """Stays until a key is pressed, so the end of a long upload is not missed."""
 
     def __init__(self, result: Result, source: str, dest: str) -> None:
@@ -96,10 +108,3 @@ class SummaryScreen(ModalScreen[None]):
             yield Static(Content(f"{self.source} → {self.dest}"), id="dialog-route")
             yield Static(Content("\n".join(line.strip() for line in lines)), id="dialog-body")
             yield Static("Press any key to close", id="dialog-hint")
-
-    def on_key(self, event: events.Key) -> None:
-        event.stop()
-        self.dismiss()
-
-    def on_click(self) -> None:
-        self.dismiss()

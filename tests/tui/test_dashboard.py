@@ -3,6 +3,8 @@ tests/integration)."""
 
 from __future__ import annotations
 
+from textual import events
+
 from s3tui.engine.job import Result
 from s3tui.engine.progress import PartState
 from s3tui.tui.app import UploadApp, build_app
@@ -146,6 +148,24 @@ async def test_summary_stays_until_a_key() -> None:
     assert app.return_value is not None
     assert app.return_value.ok
     assert app.return_value.parts == 6
+
+
+async def test_keys_mashed_at_the_summary_close_it_once() -> None:
+    """A second key (or click) before the first one's close took effect must not crash the app."""
+    job = stream_job(total=2 * 16 * 1024**2)
+    app = make(job)
+    async with app.run_test(size=SIZE) as pilot:
+        play(app, job)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        # Both keys queued before the first is handled, as when a terminal read holds two.
+        screen = app.screen
+        screen.post_message(events.Key("x", "x"))
+        screen.post_message(events.Key("y", "y"))
+        await pilot.pause()
+    assert app.return_value is not None and app.return_value.ok
+    assert app._exception is None  # Textual keeps the crash here (and prints a traceback)
 
 
 async def test_run_raising_shows_a_failure() -> None:
