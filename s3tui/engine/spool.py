@@ -68,9 +68,9 @@ class Spool:
             return True
 
     def shrink(self, reserved: int, actual: int, fd: int | None = None) -> None:
-        """A chunk ended at ``actual`` bytes: give back the rest of its reservation, and cut a
-        recycled file (``fd``) that was longer down to what this chunk wrote."""
-        if fd is not None and os.fstat(fd).st_size > actual:
+        """A chunk ended at ``actual`` bytes: give back the rest of its reservation, and cut its
+        file (``fd``) to what it wrote, in case it is a recycled file that held a longer one."""
+        if fd is not None:
             os.ftruncate(fd, actual)
         with self._cond:
             self._reserved -= reserved - actual

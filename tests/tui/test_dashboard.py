@@ -4,6 +4,7 @@ tests/integration)."""
 from __future__ import annotations
 
 from textual import events
+from textual.pilot import Pilot
 
 from s3tui.engine.job import Result
 from s3tui.engine.progress import PartState
@@ -132,14 +133,18 @@ async def test_ctrl_c_aborts_without_asking() -> None:
     assert app.return_value is not None and app.return_value.exit_code == 130
 
 
+async def _play_to_the_summary(app: UploadApp, job: FakeJob, pilot: Pilot[object]) -> None:
+    play(app, job)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(app.screen, SummaryScreen)
+
+
 async def test_summary_stays_until_a_key() -> None:
     job = stream_job(total=6 * 16 * 1024**2)
     app = make(job)
     async with app.run_test(size=SIZE) as pilot:
-        play(app, job)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert isinstance(app.screen, SummaryScreen)
+        await _play_to_the_summary(app, job, pilot)
         shown = str(app.screen.query_one("#dialog-title").render())
         assert "Upload complete" in shown
         assert app.is_running  # waits for the user
@@ -155,10 +160,7 @@ async def test_keys_mashed_at_the_summary_close_it_once() -> None:
     job = stream_job(total=2 * 16 * 1024**2)
     app = make(job)
     async with app.run_test(size=SIZE) as pilot:
-        play(app, job)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert isinstance(app.screen, SummaryScreen)
+        await _play_to_the_summary(app, job, pilot)
         # Both keys queued before the first is handled, as when a terminal read holds two.
         screen = app.screen
         screen.post_message(events.Key("x", "x"))
