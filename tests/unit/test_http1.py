@@ -152,3 +152,33 @@ def test_broken_answers_raise_connection_error_and_close(server: Scripted) -> No
 def test_line_breaks_in_header_values_are_refused(server: Scripted) -> None:
     with pytest.raises(ValueError, match="line break"):
         _conn(server).request("PUT", "/b/k", {"X-Evil": "a\r\nInjected: 1"}, b"")
+
+
+def test_a_server_that_never_answers_hits_the_kernel_backstop() -> None:
+    """The socket blocks without Python's timeout (no poll per send/recv); the backstop is the
+    kernel's SO_RCVTIMEO, so even with no watchdog a silent server cannot hang a worker."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(silent.accept()[0]), daemon=True).start()
+    conn = Connection("127.0.0.1", silent.getsockname()[1], 5.0, 1.0)
+    raised: list[BaseException] = []
+
+    def put() -> None:
+        try:
+            _put(conn)
+        except BaseException as e:
+            raised.append(e)
+
+    t0 = time.monotonic()
+    worker = threading.Thread(target=put, daemon=True)
+    worker.start()
+    worker.join(10.0)
+    try:
+        assert not worker.is_alive(), "no backstop: the request still waits after 10 s"
+        assert len(raised) == 1 and isinstance(raised[0], OSError), raised
+        assert time.monotonic() - t0 >= 0.9
+        assert conn.sock is None  # closed: the next request starts on a new connection
+    finally:
+        for s in held:
+            s.close()
+        silent.close()
