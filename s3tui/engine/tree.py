@@ -805,9 +805,9 @@ def _read_unchanged(e: Entry) -> bytes:
     """The whole of a small file, if it is still what was listed when the read ended.
 
     One ``fstat`` after the read (on the same descriptor) covers a change before the read and
-    during it: either moves the size or the mtime away from the listing's. Reading one byte
-    more than listed tells a file that grew. Four syscalls where a stat, the read and a second
-    stat were six; on a tree of small files each one is a GIL hand-off between the workers.
+    during it: either moves the size or the mtime away from the listing's. Open, read, fstat,
+    close: four syscalls where a stat before and one after the upload made five, and on a tree
+    of small files each is a GIL hand-off between the workers.
     """
     try:
         fd = os.open(e.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -818,8 +818,8 @@ def _read_unchanged(e: Entry) -> bytes:
     try:
         chunks: list[bytes] = []
         got = 0
-        while got <= e.size:
-            data = os.pread(fd, e.size + 1 - got, got)
+        while got < e.size:
+            data = os.pread(fd, e.size - got, got)
             if not data:
                 break
             chunks.append(data)
@@ -830,8 +830,7 @@ def _read_unchanged(e: Entry) -> bytes:
     finally:
         os.close(fd)
     if got != e.size or st.st_size != e.size or st.st_mtime_ns != e.mtime_ns:
-        size = st.st_size if st.st_size != e.size else got
-        how = f"size {e.size} -> {size}" if size != e.size else "modified"
+        how = f"size {e.size} -> {st.st_size}" if st.st_size != e.size else "modified"
         raise _FileProblem("changed", f"{CHANGED} ({how}): nothing was stored for it")
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
