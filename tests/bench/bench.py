@@ -541,10 +541,11 @@ def _s5cmd_binary() -> str | None:
 def byte_compile_s3tui() -> str:
     """Write s3tui's .pyc files, as ``pip install`` does for every package it installs.
 
-    Why: a source checkout installed with ``pip install -e`` gets no .pyc at install time, and
-    where PYTHONDONTWRITEBYTECODE is set (it is on this project's VMs) Python never writes them,
-    so every s3tui start would compile its ~40 modules from source (~60 ms) while the peers
-    (awscli, boto3: byte-compiled by pip; Go binaries) pay nothing of the kind.
+    Why: a source checkout installed with ``pip install -e`` gets no .pyc at install time, so the
+    first s3tui run of a bench would compile its ~40 modules from source (~60 ms), and every run
+    would where the checkout is read-only or PYTHONDONTWRITEBYTECODE reaches the tool (it is set
+    on this project's VMs; the tools' environment here is built without it). The peers (awscli,
+    boto3: byte-compiled by pip; Go binaries) pay nothing of the kind.
     """
     import compileall
 
