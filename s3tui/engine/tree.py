@@ -612,18 +612,13 @@ class TreeUpload(SteeredJob):
     # --- local file checks ---
     def _check_unchanged(self, f: _File, allow_vanished: bool = False) -> None:
         """The file must still be what was listed; a vanished file is fine once fully read."""
-        e = f.entry
         try:
-            st = os.stat(e.path)
-        except FileNotFoundError:
-            if allow_vanished:
-                return
-            raise _FileProblem("vanished", "vanished before it was uploaded") from None
+            st = os.stat(f.entry.path)
         except OSError as err:
-            raise _FileProblem("unreadable", f"cannot read: {err.strerror}") from None
-        if st.st_size != e.size or st.st_mtime_ns != e.mtime_ns:
-            how = f"size {e.size} -> {st.st_size}" if st.st_size != e.size else "modified"
-            raise _FileProblem("changed", f"{CHANGED} ({how}): nothing was stored for it")
+            if allow_vanished and isinstance(err, FileNotFoundError):
+                return
+            raise _local_problem(err) from None
+        _require_listed(f.entry, st)
 
     def _same_object(self, f: _File, head: dict[str, Any] | None) -> str | None:
         """Why the stored object already holds this file (skip it), or None (upload it)."""
@@ -777,24 +772,45 @@ class TreeUpload(SteeredJob):
 # --------------------------------------------------------------------------------------------
 # Reading files
 # --------------------------------------------------------------------------------------------
+def _local_problem(err: OSError) -> _FileProblem:
+    """A local error as the file's own failure (never retried as if the network had failed)."""
+    if isinstance(err, FileNotFoundError):
+        return _FileProblem("vanished", "vanished before it was uploaded")
+    return _FileProblem("unreadable", f"cannot read: {err.strerror}")
+
+
+def _changed(how: str) -> _FileProblem:
+    return _FileProblem("changed", f"{CHANGED} ({how}): nothing was stored for it")
+
+
+def _require_listed(e: Entry, st: os.stat_result) -> None:
+    """The file must still have the size and mtime it was listed with."""
+    if st.st_size != e.size:
+        raise _changed(f"size {e.size} -> {st.st_size}")
+    if st.st_mtime_ns != e.mtime_ns:
+        raise _changed("modified")
+
+
+def _open(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise _local_problem(err) from None
+
+
 def _blocks(path: str, offset: int, length: int) -> Iterator[bytes]:
     """``length`` bytes of ``path`` from ``offset`` in 1 MiB blocks; local errors become
-    :class:`_FileProblem` (never retried as if the network had failed)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise _FileProblem("vanished", "vanished before it was uploaded") from None
-    except OSError as e:
-        raise _FileProblem("unreadable", f"cannot read: {e.strerror}") from None
+    :class:`_FileProblem`."""
+    fd = _open(path)
     try:
         pos, end = offset, offset + length
         while pos < end:
             try:
                 data = os.pread(fd, min(READ_BLOCK, end - pos), pos)
-            except OSError as e:
-                raise _FileProblem("unreadable", f"cannot read: {e.strerror}") from None
+            except OSError as err:
+                raise _local_problem(err) from None
             if not data:
-                raise _FileProblem("changed", f"{CHANGED} (it shrank): nothing was stored for it")
+                raise _changed("it shrank")
             pos += len(data)
             yield data
     finally:
@@ -809,12 +825,7 @@ def _read_unchanged(e: Entry) -> bytes:
     close: four syscalls where a stat before and one after the upload made five, and on a tree
     of small files each is a GIL hand-off between the workers.
     """
-    try:
-        fd = os.open(e.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise _FileProblem("vanished", "vanished before it was uploaded") from None
-    except OSError as err:
-        raise _FileProblem("unreadable", f"cannot read: {err.strerror}") from None
+    fd = _open(e.path)
     try:
         chunks: list[bytes] = []
         got = 0
@@ -826,12 +837,12 @@ def _read_unchanged(e: Entry) -> bytes:
             got += len(data)
         st = os.fstat(fd)
     except OSError as err:
-        raise _FileProblem("unreadable", f"cannot read: {err.strerror}") from None
+        raise _local_problem(err) from None
     finally:
         os.close(fd)
-    if got != e.size or st.st_size != e.size or st.st_mtime_ns != e.mtime_ns:
-        how = f"size {e.size} -> {st.st_size}" if st.st_size != e.size else "modified"
-        raise _FileProblem("changed", f"{CHANGED} ({how}): nothing was stored for it")
+    _require_listed(e, st)
+    if got != e.size:  # shrank and grew back to its listed size while it was read
+        raise _changed("modified")
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
@@ -847,7 +858,5 @@ def _open_body(
 ) -> FileRangeBody:
     try:
         return FileRangeBody(path, offset, length, sent, limiter)
-    except FileNotFoundError:
-        raise _FileProblem("vanished", "vanished before it was uploaded") from None
-    except OSError as e:
-        raise _FileProblem("unreadable", f"cannot read: {e.strerror}") from None
+    except OSError as err:
+        raise _local_problem(err) from None
