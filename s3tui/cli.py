@@ -404,26 +404,15 @@ def want_dashboard(tui_flag: bool, no_tui: bool, stdin_is_data: bool) -> bool:
     return os.isatty(2) and terminal_available()
 
 
-def _client(args: PutArgs) -> object:
+def _remote(args: PutArgs, quick: bool = False) -> object:
+    """The destination, with a journal of the uploads this run opens (for `s3tui cleanup`).
+
+    ``quick``: the job may start with small PutObjects, which a template remembered from an
+    earlier run can send before botocore is imported (see engine/remote/templates.py).
+    """
     from s3tui.engine.gate import LIGHT_PER_SLOT
-    from s3tui.engine.remote import RemoteError, make_client
-
-    try:
-        return make_client(
-            args.endpoint_url,
-            args.region,
-            args.profile,
-            # Light requests (small files, heads) run up to 4 per slot.
-            max_connections=LIGHT_PER_SLOT * args.config.concurrency + 4,
-        )
-    except RemoteError as e:
-        raise S3tuiError(str(e)) from None
-
-
-def _remote(args: PutArgs, client: object) -> object:
-    """The destination, with a journal of the uploads this run opens (for `s3tui cleanup`)."""
     from s3tui.engine.journal import Journal, orphans
-    from s3tui.engine.remote import Remote
+    from s3tui.engine.remote import RemoteError, open_remote
 
     left = orphans()
     if left and not args.quiet:
@@ -434,7 +423,19 @@ def _remote(args: PutArgs, client: object) -> object:
             file=sys.stderr,
         )
     journal = Journal(endpoint=args.endpoint_url, region=args.region, profile=args.profile)
-    return Remote(client, args.bucket, journal=journal)
+    try:
+        return open_remote(
+            args.bucket,
+            endpoint_url=args.endpoint_url,
+            region=args.region,
+            profile=args.profile,
+            # Light requests (small files, heads) run up to 4 per slot.
+            max_connections=LIGHT_PER_SLOT * args.config.concurrency + 4,
+            journal=journal,
+            quick=quick,
+        )
+    except RemoteError as e:
+        raise S3tuiError(str(e)) from None
 
 
 def run_put(args: PutArgs) -> int:
@@ -450,11 +451,11 @@ def run_put(args: PutArgs) -> int:
 
         # Keys come from the terminal on fd 0; the piped data is read from a duplicate.
         source_fd = swap_tty_onto_stdin()
-    client = _client(args)
+    remote = _remote(args)
     stats = StatsFile(args.stats_file) if args.stats_file else None
     job = StreamUpload(
         source_fd=source_fd,
-        remote=_remote(args, client),
+        remote=remote,
         key=args.key,
         cfg=args.config,
         options=args.options,
@@ -482,11 +483,12 @@ def run_tree(args: PutArgs) -> int:
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.tree import TreeUpload
 
-    client = _client(args)
+    # --skip-existing starts with HeadObject, which needs botocore anyway.
+    remote = _remote(args, quick=not opts["skip_existing"])
     stats = StatsFile(args.stats_file) if args.stats_file else None
     job = TreeUpload(
         args.sources,
-        _remote(args, client),
+        remote,
         args.key,
         args.config,
         args.options,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
-import botocore.exceptions as bx
-
 from s3tui.engine.journal import Journal
-from s3tui.engine.remote.errors import RemoteError
+from s3tui.engine.remote.errors import RemoteError, error_code
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,15 +62,41 @@ def check_bucket_name(bucket: str) -> None:
 
 
 class Remote:
-    """One destination bucket on one client. Every method is one S3 request (no retries here)."""
+    """One destination bucket on one client. Every method is one S3 request (no retries here).
 
-    def __init__(self, client: Any, bucket: str, journal: Journal | None = None) -> None:
-        self.client = client
+    Give it a botocore ``client``, or ``connect`` (which makes one) with the ``direct`` path
+    and ``endpoint`` it uses until then: the client is made on the first request that needs it,
+    so a job of small files from a remembered template never imports botocore.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        journal: Journal | None = None,
+        *,
+        connect: Callable[[], Any] | None = None,
+        direct: Any = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self._client = client
+        self._connect = connect
+        self._connect_lock = threading.Lock()
         self.bucket = bucket
         # Notes every upload this process opens until it is completed or aborted (s3tui cleanup).
         self.journal = journal
-        self.endpoint = client.meta.endpoint_url
-        self.direct = getattr(client, "s3tui_direct", None)
+        self.endpoint = client.meta.endpoint_url if client is not None else endpoint or ""
+        self.direct = getattr(client, "s3tui_direct", None) if client is not None else direct
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._connect_lock:
+                if self._client is None:
+                    assert self._connect is not None, "Remote needs a client or connect"
+                    self._client = self._connect()
+                    self.endpoint = self._client.meta.endpoint_url
+        return self._client
 
     def create_multipart(
         self, key: str, extra: dict[str, Any], spool_dir: str | None = None
@@ -126,8 +152,8 @@ class Remote:
         else the NoSuchUpload error stands."""
         try:
             return self.complete(key, upload_id, parts)
-        except bx.ClientError as e:
-            if not retried or e.response.get("Error", {}).get("Code") != "NoSuchUpload":
+        except Exception as e:
+            if not retried or error_code(e) != "NoSuchUpload":
                 raise
             found = self.completed_already(key, size, parts)
             if found is None:
@@ -161,8 +187,8 @@ class Remote:
         """Abort; an upload that is already gone (NoSuchUpload) counts as aborted."""
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except bx.ClientError as e:
-            if e.response.get("Error", {}).get("Code") not in ("NoSuchUpload", "404"):
+        except Exception as e:
+            if error_code(e) not in ("NoSuchUpload", "404"):
                 raise
         if self.journal is not None:
             self.journal.closed(upload_id)
@@ -186,7 +212,7 @@ class Remote:
         )
         _echoed_checksum(resp, expected, key)
         if self.direct is not None and isinstance(body, bytes):
-            self.direct.learn(self.bucket, key, extra)
+            self.direct.learn(self.bucket, key, extra, self.endpoint)
         return resp
 
     def delete(self, key: str) -> None:
@@ -195,7 +221,7 @@ class Remote:
     def head(self, key: str) -> dict[str, Any] | None:
         try:
             return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-        except bx.ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        except Exception as e:
+            if error_code(e) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise

@@ -20,12 +20,11 @@ import botocore.session
 from botocore.config import Config
 
 from s3tui.engine import watchdog
+from s3tui.engine.remote.direct import DirectPut
 from s3tui.engine.remote.errors import RemoteError
+from s3tui.engine.remote.http1 import CONNECT_TIMEOUT, READ_TIMEOUT
 from s3tui.engine.remote.models import make_loader
-
-CONNECT_TIMEOUT = 10.0
-# A per-socket-read backstop only; the watchdog enforces the real, adaptive deadline.
-READ_TIMEOUT = 300.0
+from s3tui.engine.remote.templates import TemplateCache, env_credentials
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,6 +94,8 @@ def make_client(
     profile: str | None = None,
     max_connections: int = 10,
     credentials: tuple[str, str] | None = None,
+    templates: TemplateCache | None = None,
+    direct: DirectPut | None = None,
 ) -> Any:
     """An S3 client on the standard credential chain (env, files, profiles, SSO, roles).
 
@@ -104,6 +105,10 @@ def make_client(
 
     botocore's session is used directly, not boto3's: boto3 imports s3transfer, which s3tui does
     not use, and that alone is ~75 ms of a ~300 ms start-up budget.
+
+    ``templates`` keeps what the direct path learns for later runs (when the credentials are the
+    environment's, see :mod:`templates`); ``direct`` is a direct path made before the client (by
+    :func:`~s3tui.engine.remote.start.open_remote`), which this client then teaches.
     """
     kwargs: dict[str, Any] = {}
     if credentials:
@@ -137,8 +142,19 @@ def make_client(
     )
     client = session.create_client("s3", endpoint_url=endpoint_url, config=config, **kwargs)
     client.s3tui_guarded = _install_guarded_pools(client)
-    # Small PutObjects skip botocore's pipeline (see direct.py); it needs the very credentials
-    # object the client signs with: the explicit pair, or the session's cached chain result.
+    if direct is None and client.s3tui_guarded:
+        direct = _direct_put(session, kwargs, profile, None if credentials else templates)
+    if direct is not None:
+        direct.attach(client)
+        client.s3tui_direct = direct
+    return client
+
+
+def _direct_put(
+    session: Any, kwargs: dict[str, Any], profile: str | None, templates: TemplateCache | None
+) -> DirectPut | None:
+    """Small PutObjects skip botocore's pipeline (see direct.py); it needs the very credentials
+    object the client signs with: the explicit pair, or the session's cached chain result."""
     creds = None
     if "aws_access_key_id" in kwargs:
         if kwargs["aws_secret_access_key"]:
@@ -148,8 +164,16 @@ def make_client(
     else:
         with contextlib.suppress(Exception):  # the client reports credential problems itself
             creds = session.get_credentials()
-    if creds is not None and client.s3tui_guarded:
-        from s3tui.engine.remote.direct import DirectPut
-
-        client.s3tui_direct = DirectPut(client, creds, session.get_config_variable("ca_bundle"))
-    return client
+    if creds is None:
+        return None
+    if templates is not None:
+        # Kept for later runs only when those will sign with the same values, from the env.
+        frozen = creds.get_frozen_credentials()
+        env = env_credentials(profile)
+        if env is None or (frozen.access_key, frozen.secret_key, frozen.token) != (
+            env.access_key,
+            env.secret_key,
+            env.token,
+        ):
+            templates = None
+    return DirectPut(creds, session.get_config_variable("ca_bundle"), templates)

@@ -16,6 +16,10 @@ as botocore's ``ClientError`` so :func:`~s3tui.engine.remote.errors.classify` re
 
 Used only where it is plainly equivalent: static or refreshable credentials from the session
 s3tui made, no proxy for the endpoint, and a URL that ends with the key.
+
+A template can also come from an earlier run (:mod:`~s3tui.engine.remote.templates`), so a job
+of small files needs no botocore at all. Such a template is only tried: the first request from it
+that fails in any way deletes it, and botocore makes that request instead.
 """
 
 from __future__ import annotations
@@ -23,17 +27,13 @@ from __future__ import annotations
 import re
 import ssl
 import threading
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
-from xml.etree import ElementTree
 
-import botocore.exceptions as bx
-
-from s3tui.engine.remote.client import CONNECT_TIMEOUT, READ_TIMEOUT
-from s3tui.engine.remote.http1 import Connection
+from s3tui.engine.remote.http1 import CONNECT_TIMEOUT, READ_TIMEOUT, Connection
 from s3tui.engine.remote.sigv4 import Signer
+from s3tui.engine.remote.templates import TemplateCache
 
 # Headers botocore sets per request (or s3tui sets per file): never copied from the template.
 _PER_REQUEST = {
@@ -70,20 +70,84 @@ class _Template:
     host_header: str
     path_prefix: str  # URL path up to the key, e.g. "/bucket/"
     headers: tuple[tuple[str, str], ...]
-    signer: Signer
+    region: str  # the signing scope
+    service: str
+    endpoint: str  # the client's endpoint URL, for messages
+    cafile: str | None  # the CA bundle botocore verifies https against
+    tried: bool = True  # False for one from an earlier run until the server stored a request
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "host": self.host,
+            "port": self.port,
+            "host_header": self.host_header,
+            "path_prefix": self.path_prefix,
+            "headers": [list(h) for h in self.headers],
+            "region": self.region,
+            "service": self.service,
+            "endpoint": self.endpoint,
+            "cafile": self.cafile,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> _Template | None:
+        try:
+            t = cls(
+                str(d["scheme"]),
+                str(d["host"]),
+                None if d["port"] is None else int(d["port"]),
+                str(d["host_header"]),
+                str(d["path_prefix"]),
+                tuple((str(k), str(v)) for k, v in d["headers"]),
+                str(d["region"]),
+                str(d["service"]),
+                str(d["endpoint"]),
+                None if d["cafile"] is None else str(d["cafile"]),
+                tried=False,
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        unsafe = any(("\r" in k + v or "\n" in k + v) for k, v in t.headers)
+        return None if unsafe or t.scheme not in ("http", "https") else t
 
 
 class DirectPut:
-    """Small PutObjects on botocore's signer and a plain keep-alive connection per thread."""
+    """Small PutObjects on botocore's signer and a plain keep-alive connection per thread.
 
-    def __init__(self, client: Any, credentials: Any, ca_bundle: str | None) -> None:
+    ``credentials`` must be the very object (or the very values) botocore signs with.
+    ``cache``, when given, lends templates learned by earlier runs and keeps this run's.
+    """
+
+    def __init__(
+        self, credentials: Any, ca_bundle: str | None, cache: TemplateCache | None = None
+    ) -> None:
         self._credentials = credentials
         self._ca_bundle = ca_bundle
+        self._cache = cache
+        self._cached = cache.load() if cache is not None else {}
         self._templates: dict[str, _Template] = {}
+        self._signers: dict[tuple[str, str], Signer] = {}
         self._local = threading.local()
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: dict[str | None, ssl.SSLContext] = {}
         self._lock = threading.Lock()
         self.sent = 0  # PutObjects stored through this path (tests and stats read it)
+
+    @property
+    def has_templates(self) -> bool:
+        """Some template is at hand without asking botocore first (one from an earlier run)."""
+        return bool(self._cached)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint URL of a template from an earlier run (botocore's, for messages)."""
+        for d in self._cached.values():
+            if isinstance(d, dict) and isinstance(d.get("endpoint"), str):
+                return str(d["endpoint"])
+        return None
+
+    def attach(self, client: Any) -> None:
+        """Watch ``client``'s PutObjects: the first one of each set of options is learned."""
         client.meta.events.register("before-send.s3.PutObject", self._seen)
 
     # -- learning from botocore ----------------------------------------------------------------
@@ -92,7 +156,7 @@ class DirectPut:
         """botocore's hook: remember this thread's last prepared PutObject (sent as is)."""
         self._local.seen = (request.url, list(request.headers.items()))
 
-    def learn(self, bucket: str, key: str, extra: dict[str, Any]) -> None:
+    def learn(self, bucket: str, key: str, extra: dict[str, Any], endpoint: str) -> None:
         """After botocore stored ``key``: keep its request as the template for these options."""
         seen, self._local.seen = getattr(self._local, "seen", None), None
         if seen is None:
@@ -119,18 +183,28 @@ class DirectPut:
                 for k, v in headers
                 if _text(k).lower() not in _PER_REQUEST and _text(k).lower() != "host"
             ),
-            signer=Signer(self._credentials, scope.group(1), scope.group(2)),
+            region=scope.group(1),
+            service=scope.group(2),
+            endpoint=endpoint,
+            cafile=_botocore_cafile(self._ca_bundle) if parts.scheme == "https" else None,
         )
+        options = _options_key(bucket, extra)
         with self._lock:
-            self._templates[_options_key(bucket, extra)] = template
+            self._templates[options] = template
+        keep = template.to_json()
+        secret = any("customer-key" in name.lower() for name, _ in template.headers)  # SSE-C
+        if self._cache is not None and not secret and self._cached.get(options) != keep:
+            self._cache.save(options, keep)
+            self._cached[options] = keep
 
     # -- sending -------------------------------------------------------------------------------
 
     def put(
         self, bucket: str, key: str, data: bytes, checksum: str, extra: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """Store ``data``; None when no template fits yet (the caller uses botocore)."""
-        template = self._templates.get(_options_key(bucket, extra))
+        """Store ``data``; None when no template fits (the caller uses botocore)."""
+        options = _options_key(bucket, extra)
+        template = self._templates.get(options) or self._from_cache(options)
         content_type = extra.get("ContentType", "")
         if template is None or "\r" in content_type or "\n" in content_type:
             return None
@@ -141,19 +215,65 @@ class DirectPut:
             headers["Content-Type"] = extra["ContentType"]
         headers["Content-Length"] = str(len(data))
         headers["x-amz-checksum-crc32c"] = checksum
-        template.signer.sign("PUT", path, headers)
+        self._signer(template).sign("PUT", path, headers)
+        if not template.tried:
+            return self._try(options, template, path, headers, data)
         response = self._connection(template).request("PUT", path, headers, data)
         if 200 <= response.status < 300:
-            with self._lock:
-                self.sent += 1
-            return {
-                "ETag": response.headers.get("etag"),
-                "ChecksumCRC32C": response.headers.get("x-amz-checksum-crc32c"),
-                "VersionId": response.headers.get("x-amz-version-id"),
-            }
+            return self._stored(response)
         raise _client_error(
             response.status, response.body, response.headers.get("x-amz-request-id")
         )
+
+    def _from_cache(self, options: str) -> _Template | None:
+        found = self._cached.get(options)
+        template = _Template.from_json(found) if isinstance(found, dict) else None
+        if template is None or _proxied(template.scheme, template.host):
+            return None
+        with self._lock:
+            return self._templates.setdefault(options, template)
+
+    def _try(
+        self, options: str, template: _Template, path: str, headers: dict[str, str], data: bytes
+    ) -> dict[str, Any] | None:
+        """A template from an earlier run proves itself by one stored object, or is forgotten."""
+        try:
+            response = self._connection(template).request("PUT", path, headers, data)
+        except Exception:
+            response = None
+        with self._lock:
+            if response is not None and 200 <= response.status < 300:
+                self._templates[options] = replace(template, tried=True)
+                return self._stored_locked(response)
+            forget = self._templates.get(options) is template
+            if forget:
+                del self._templates[options]
+                self._cached.pop(options, None)
+        if forget and self._cache is not None:
+            self._cache.drop(options)
+        return None  # botocore sends it, and its request is learned afresh
+
+    def _stored(self, response: Any) -> dict[str, Any]:
+        with self._lock:
+            return self._stored_locked(response)
+
+    def _stored_locked(self, response: Any) -> dict[str, Any]:
+        self.sent += 1
+        return {
+            "ETag": response.headers.get("etag"),
+            "ChecksumCRC32C": response.headers.get("x-amz-checksum-crc32c"),
+            "VersionId": response.headers.get("x-amz-version-id"),
+        }
+
+    def _signer(self, t: _Template) -> Signer:
+        """One signer per scope, so the signing key is derived once a day, not per request."""
+        signer = self._signers.get((t.region, t.service))
+        if signer is None:
+            with self._lock:
+                signer = self._signers.setdefault(
+                    (t.region, t.service), Signer(self._credentials, t.region, t.service)
+                )
+        return signer
 
     def _connection(self, t: _Template) -> Connection:
         conns: dict[tuple[str, str, int | None], Connection]
@@ -161,21 +281,25 @@ class DirectPut:
         where = (t.scheme, t.host, t.port)
         conn = conns.get(where)
         if conn is None:
-            tls = self._ssl_context() if t.scheme == "https" else None
+            tls = self._ssl_context(t.cafile) if t.scheme == "https" else None
             port = t.port or (443 if tls else 80)
             conn = conns[where] = Connection(t.host, port, CONNECT_TIMEOUT, READ_TIMEOUT, tls)
         return conn
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def _ssl_context(self, cafile: str | None) -> ssl.SSLContext:
         with self._lock:
-            if self._ssl is None:
-                from botocore.httpsession import get_cert_path
+            context = self._ssl.get(cafile)
+            if context is None:
+                context = self._ssl[cafile] = ssl.create_default_context(cafile=cafile)
+            return context
 
-                # The same CA bundle botocore verifies against (AWS_CA_BUNDLE, ca_bundle, certifi).
-                self._ssl = ssl.create_default_context(
-                    cafile=get_cert_path(self._ca_bundle or True)
-                )
-            return self._ssl
+
+def _botocore_cafile(ca_bundle: str | None) -> str | None:
+    """The CA bundle botocore verifies against (AWS_CA_BUNDLE, ca_bundle, certifi)."""
+    from botocore.httpsession import get_cert_path
+
+    path = get_cert_path(ca_bundle or True)
+    return path if isinstance(path, str) else None
 
 
 def _host_header(scheme: str, host: str, port: int | None) -> str:
@@ -193,11 +317,17 @@ def _text(value: str | bytes) -> str:
 
 def _proxied(scheme: str, host: str) -> bool:
     """botocore honours HTTP(S)_PROXY; this path does not speak to proxies, so it stands aside."""
+    import urllib.request  # ~8 ms; botocore has imported it already where it is loaded
+
     return scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
 
 
-def _client_error(status: int, body: bytes, request_id: str | None) -> bx.ClientError:
+def _client_error(status: int, body: bytes, request_id: str | None) -> Exception:
     """The error as botocore would raise it: Code and Message from S3's XML body."""
+    from xml.etree import ElementTree
+
+    import botocore.exceptions as bx  # only now: a job that meets no error never imports it
+
     code, message = "", ""
     try:
         root = ElementTree.fromstring(body) if body else None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import socket
+import sys
 from dataclasses import dataclass
-
-import botocore.exceptions as bx
+from typing import Any
 
 from s3tui.engine.watchdog import DeadlineExceeded
 
@@ -76,6 +76,20 @@ def _fatal_message(code: str, status: int, bucket: str, key: str, endpoint: str)
     )
 
 
+def _botocore_exceptions() -> Any:
+    """botocore's exceptions module if botocore is loaded: no botocore error exists otherwise,
+    and a job that never needed botocore (see templates.py) should not import it to say so."""
+    return sys.modules.get("botocore.exceptions")
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The S3 error code of a botocore ``ClientError``; None for any other exception."""
+    bx = _botocore_exceptions()
+    if bx is None or not isinstance(exc, bx.ClientError):
+        return None
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def classify(exc: BaseException, bucket: str = "", key: str = "", endpoint: str = "") -> Failure:
     """Decide whether an exception from a request is worth another attempt."""
     endpoint = endpoint or "the S3 endpoint"
@@ -83,6 +97,11 @@ def classify(exc: BaseException, bucket: str = "", key: str = "", endpoint: str 
         return Failure(True, False, "deadline", str(exc))
     if isinstance(exc, RemoteError):
         return Failure(not exc.fatal, False, exc.reason, str(exc))
+    bx = _botocore_exceptions()
+    if bx is None:
+        if isinstance(exc, OSError | socket.timeout):
+            return Failure(True, False, _short_io_reason(exc), f"connection error: {exc}")
+        return Failure(False, False, type(exc).__name__, f"unexpected error: {exc}")
     if isinstance(exc, bx.ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))

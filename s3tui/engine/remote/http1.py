@@ -21,6 +21,10 @@ from typing import BinaryIO
 
 from s3tui.engine import watchdog
 
+# What both HTTP stacks (this one and botocore's) use. The read timeout is a per-socket backstop
+# only; the watchdog enforces the real, adaptive deadline.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 300.0
 MAX_HEADER_LINES = 200
 MAX_LINE = 65536
 MAX_BODY = 16 << 20  # an error document or an empty success: anything larger is not S3 talking

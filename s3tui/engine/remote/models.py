@@ -25,19 +25,19 @@ import json
 import marshal
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import botocore
 import botocore.loaders
-import platformdirs
+
+from s3tui.engine.remote.cachefiles import cache_root, usable, write_whole
 
 SERVICE = "s3"
 
 
 def cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir("s3tui")) / "botocore-models"
+    return cache_root() / "botocore-models"
 
 
 def _only_s3(endpoints: dict[str, Any]) -> dict[str, Any]:
@@ -96,12 +96,7 @@ class CachedJSONLoader(botocore.loaders.JSONFileLoader):
     def _ready(self) -> bool:
         """The cache dir exists, is ours and private; decided once per loader."""
         if self._usable is None:
-            try:
-                self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-                st = self._dir.stat()
-                self._usable = st.st_uid == os.getuid() and (st.st_mode & 0o077) == 0
-            except OSError:
-                self._usable = False
+            self._usable = usable(self._dir)
         return self._usable
 
     def _store(self, entry: Path, stamp: bytes, data: Any) -> None:
@@ -109,15 +104,7 @@ class CachedJSONLoader(botocore.loaders.JSONFileLoader):
             blob = stamp + marshal.dumps(data)
         except ValueError:  # not plain JSON types: keep it uncached
             return
-        with contextlib.suppress(OSError):
-            fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")  # 0600
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(blob)
-                os.replace(tmp, entry)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        write_whole(entry, blob)
 
 
 class S3Loader(botocore.loaders.Loader):

@@ -1,0 +1,54 @@
+"""How a job gets its :class:`~s3tui.engine.remote.calls.Remote`: with a botocore client made
+at once, or, when an earlier run left a template for these inputs (:mod:`templates`), with the
+direct path alone and the client made only when a request needs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from s3tui.engine.journal import Journal
+from s3tui.engine.remote.calls import Remote
+from s3tui.engine.remote.templates import TemplateCache, env_credentials
+
+
+def open_remote(
+    bucket: str,
+    *,
+    endpoint_url: str | None,
+    region: str | None,
+    profile: str | None,
+    max_connections: int,
+    journal: Journal | None = None,
+    quick: bool = False,
+) -> Remote:
+    """The destination. ``quick``: the job's first requests may be small PutObjects, so a
+    remembered template lets it start before botocore is imported."""
+    templates = TemplateCache.for_run(endpoint_url, region, profile)
+
+    def connect(direct: Any = None) -> Any:
+        from s3tui.engine.remote.client import make_client
+
+        return make_client(
+            endpoint_url,
+            region,
+            profile,
+            max_connections=max_connections,
+            templates=templates,
+            direct=direct,
+        )
+
+    creds = env_credentials(profile)
+    if quick and templates is not None and creds is not None:
+        from s3tui.engine.remote.direct import DirectPut
+
+        direct = DirectPut(creds, None, templates)
+        if direct.has_templates:
+            return Remote(
+                None,
+                bucket,
+                journal,
+                connect=lambda: connect(direct),
+                direct=direct,
+                endpoint=direct.endpoint or endpoint_url,
+            )
+    return Remote(connect(), bucket, journal)
