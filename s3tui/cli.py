@@ -439,12 +439,12 @@ def _remote(args: PutArgs, quick: bool = False) -> object:
 
 
 def run_put(args: PutArgs) -> int:
-    from s3tui.drive import drive_job
-    from s3tui.engine.stats import StatsFile
-    from s3tui.engine.stream import StreamUpload
-
     if args.sources != ["-"]:
         return run_tree(args)
+    from s3tui.drive import drive_job
+    from s3tui.engine.stats import StatsFile
+    from s3tui.engine.stream import StreamUpload  # not for trees: ~6 ms of their start-up
+
     source_fd = sys.stdin.fileno()
     if args.tui:
         from s3tui.tui.terminal import swap_tty_onto_stdin

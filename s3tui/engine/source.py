@@ -20,7 +20,7 @@ import stat
 import threading
 from collections.abc import Callable
 
-import crc32c
+from s3tui.engine.crc import crc32c
 
 READ_BLOCK = 1024 * 1024
 PIPE_SIZE = 1024 * 1024
@@ -41,7 +41,7 @@ def file_crc32c(fd: int, length: int) -> int:
         return 0
     flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
     with mmap.mmap(fd, length, flags=flags, prot=mmap.PROT_READ) as view:
-        return crc32c.crc32c(view)
+        return crc32c(view)
 
 
 class StreamSource:
@@ -107,7 +107,7 @@ class StreamSource:
             if n == 0:
                 return written, crc, True
             chunk = self._buf[:n]
-            crc = crc32c.crc32c(chunk, crc)
+            crc = crc32c(chunk, crc)
             while chunk:
                 chunk = chunk[os.write(out_fd, chunk) :]
             written += n

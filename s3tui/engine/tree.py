@@ -45,10 +45,9 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import crc32c
-
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
+from s3tui.engine.crc import crc32c
 from s3tui.engine.gate import LIGHT_PER_SLOT
 from s3tui.engine.job import Result, SteeredJob
 from s3tui.engine.plan import plan_parts
@@ -430,7 +429,7 @@ class TreeUpload(SteeredJob):
                 # (py-spy: ~15% of a 2,000-small-file run waited on 100-continue). What is
                 # sent is fixed once read, so the file is checked right after the read.
                 data = _read_unchanged(e)
-                crc = crc32c.crc32c(data)
+                crc = crc32c(data)
                 limiter = self.transfer.limiter
                 if limiter is not None and (wait := limiter.take(len(data))) > 0:
                     time.sleep(wait)
@@ -849,7 +848,7 @@ def _read_unchanged(e: Entry) -> bytes:
 def _crc32c_range(path: str, offset: int, length: int) -> int:
     crc = 0
     for block in _blocks(path, offset, length):
-        crc = crc32c.crc32c(block, crc)
+        crc = crc32c(block, crc)
     return crc
 
 

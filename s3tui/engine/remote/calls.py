@@ -23,10 +23,10 @@ def crc32c_b64(value: int) -> str:
 
 def composite_crc32c_b64(part_crcs: list[int]) -> str:
     """The checksum S3 reports for a multipart object: CRC32C of the parts' CRCs, ``-N``."""
-    import crc32c
+    from s3tui.engine.crc import crc32c
 
     joined = b"".join(c.to_bytes(4, "big") for c in part_crcs)
-    return f"{crc32c_b64(crc32c.crc32c(joined))}-{len(part_crcs)}"
+    return f"{crc32c_b64(crc32c(joined))}-{len(part_crcs)}"
 
 
 def multipart_etag(part_etags: list[str]) -> str:
