@@ -45,3 +45,22 @@ def assert_spool_empty(path: str | Path) -> None:
     # The parsed-model cache (engine/remote/models.py) sits in the same cache dir: not spool.
     files = [f for f in p.rglob("*") if not f.is_dir() and "botocore-models" not in f.parts]
     assert not files, f"spool dir {p} not empty: {[str(f) for f in files[:10]]}"
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
+    """Write ``{relative path: bytes}`` under ``root``; returns ``files`` for the checks."""
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return files
+
+
+def assert_landed(client: Any, bucket: str, expect: dict[str, bytes], spool: Path) -> None:
+    """The checks every upload test makes: exactly these keys in the bucket, their bytes, no
+    incomplete multipart upload, nothing left in the spool."""
+    listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert {o["Key"] for o in listed} == set(expect)
+    for key, data in expect.items():
+        assert sha256_of_object(client, bucket, key) == sha256_bytes(data), key
+    assert_no_incomplete_uploads(client, bucket)
+    assert_spool_empty(spool)

@@ -8,7 +8,6 @@ they can count which path each PutObject took.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,7 @@ from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.tree import TreeUpload
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
-from tests.helpers import (
-    assert_no_incomplete_uploads,
-    assert_spool_empty,
-    random_bytes,
-    sha256_of_object,
-)
+from tests.helpers import assert_landed, random_bytes
 
 KiB = 1024
 
@@ -68,12 +62,7 @@ def _run(
 
 
 def _landed(client: Any, bucket: str, files: dict[str, bytes], tmp_path: Path) -> None:
-    listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    assert {o["Key"] for o in listed} == {f"up/{rel}" for rel in files}
-    for rel, data in files.items():
-        assert sha256_of_object(client, bucket, f"up/{rel}") == hashlib.sha256(data).hexdigest()
-    assert_no_incomplete_uploads(client, bucket)
-    assert_spool_empty(tmp_path / "spool")
+    assert_landed(client, bucket, {f"up/{rel}": d for rel, d in files.items()}, tmp_path / "spool")
 
 
 def test_small_files_go_direct_and_land_as_botocore_would_store_them(

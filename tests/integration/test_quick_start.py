@@ -3,7 +3,6 @@ importing botocore; a template that no longer fits is dropped and botocore takes
 
 from __future__ import annotations
 
-import hashlib
 import json
 import stat
 import subprocess
@@ -13,12 +12,7 @@ from typing import Any
 
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
-from tests.helpers import (
-    assert_no_incomplete_uploads,
-    assert_spool_empty,
-    random_bytes,
-    sha256_of_object,
-)
+from tests.helpers import assert_landed, random_bytes, write_tree
 
 MiB = 1024 * 1024
 # The CLI, reporting on stderr whether botocore was ever imported.
@@ -42,15 +36,8 @@ def _put(
     return p.returncode, p.stderr
 
 
-def _tree(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return files
-
-
 def _small(root: Path) -> dict[str, bytes]:
-    return _tree(
+    return write_tree(
         root,
         {
             "a.txt": b"alpha",
@@ -59,15 +46,6 @@ def _small(root: Path) -> dict[str, bytes]:
             **{f"sub/f{i:02d}.bin": random_bytes(1000 + 97 * i, seed=i) for i in range(12)},
         },
     )
-
-
-def _landed(client: Any, bucket: str, expect: dict[str, bytes], spool: Path) -> None:
-    listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    assert {o["Key"] for o in listed} == set(expect)
-    for key, data in expect.items():
-        assert sha256_of_object(client, bucket, key) == hashlib.sha256(data).hexdigest(), key
-    assert_no_incomplete_uploads(client, bucket)
-    assert_spool_empty(spool)
 
 
 def _cache_files(env_root: Path) -> list[Path]:
@@ -108,7 +86,7 @@ def test_second_run_sends_from_the_remembered_template_without_botocore(
     assert code == 0, err
     assert "botocore imported: False" in err, err
     expect = {f"{p}/{rel}": d for p in ("one", "two") for rel, d in files.items()}
-    _landed(s3_client, bucket, expect, spool)
+    assert_landed(s3_client, bucket, expect, spool)
     head = s3_client.head_object(Bucket=bucket, Key="two/sub/ünïcødé 名前.html")
     assert head["ContentType"] == "text/html"
     assert s3_client.head_object(Bucket=bucket, Key="two/empty.json")["ContentLength"] == 0
@@ -152,7 +130,7 @@ def test_a_template_that_no_longer_fits_is_dropped_and_botocore_sends(
     buckets = {b["Name"] for b in s3_client.list_buckets()["Buckets"]}
     assert "no-such-bucket-here" not in buckets
     expect = {f"{p}/{rel}": d for p in ("one", "two", "three") for rel, d in files.items()}
-    _landed(s3_client, bucket, expect, spool)
+    assert_landed(s3_client, bucket, expect, spool)
 
 
 def test_a_big_file_on_a_quick_start_makes_the_client_for_its_multipart_upload(
@@ -166,14 +144,14 @@ def test_a_big_file_on_a_quick_start_makes_the_client_for_its_multipart_upload(
     spool = tmp_path / "spool"
     code, err = _put(tmp_path / "small", f"s3://{bucket}/s/", s3_env, local_s3.endpoint_url, spool)
     assert code == 0, err
-    mixed = _tree(
+    mixed = write_tree(
         tmp_path / "mixed",
         {"big.bin": random_bytes(11 * MiB + 3, seed=9), "x.txt": b"x", "y.txt": b"yy"},
     )
     code, err = _put(tmp_path / "mixed", f"s3://{bucket}/m/", s3_env, local_s3.endpoint_url, spool)
     assert code == 0, err
     expect = {f"s/{k}": v for k, v in small.items()} | {f"m/{k}": v for k, v in mixed.items()}
-    _landed(s3_client, bucket, expect, spool)
+    assert_landed(s3_client, bucket, expect, spool)
     assert s3_client.head_object(Bucket=bucket, Key="m/big.bin")["ETag"].strip('"').endswith("-3")
 
 
@@ -211,4 +189,4 @@ def test_failures_on_a_quick_start_read_as_usual(
     failed = sorted(r["error"] for r in records if "type" not in r and not r["ok"])
     assert failed == ["SlowDown", "connection reset"], failed
     expect = {f"{p}/{rel}": d for p in ("one", "two") for rel, d in files.items()}
-    _landed(s3_client, bucket, expect, spool)
+    assert_landed(s3_client, bucket, expect, spool)

@@ -3,7 +3,6 @@ per-file failures, changing files, --skip-existing, --dry-run, filters, links, c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -17,10 +16,9 @@ import pytest
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
 from tests.helpers import (
-    assert_no_incomplete_uploads,
-    assert_spool_empty,
+    assert_landed,
     random_bytes,
-    sha256_of_object,
+    write_tree,
 )
 from tests.integration.cli_runner import run_put_paths, s3tui_cmd
 
@@ -28,27 +26,9 @@ MiB = 1024 * 1024
 CHUNK = 5 * MiB
 
 
-def _write(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
-    for rel, data in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    return files
-
-
 def _keys(client: Any, bucket: str) -> set[str]:
     resp = client.list_objects_v2(Bucket=bucket)
     return {o["Key"] for o in resp.get("Contents", [])}
-
-
-def _landed(client: Any, bucket: str, expect: dict[str, bytes], spool: Path) -> None:
-    """The checks every upload test makes: exactly these keys, their bytes, no incomplete
-    multipart upload, nothing in the spool (files are never spooled)."""
-    assert _keys(client, bucket) == set(expect)
-    for key, data in expect.items():
-        assert sha256_of_object(client, bucket, key) == hashlib.sha256(data).hexdigest(), key
-    assert_no_incomplete_uploads(client, bucket)
-    assert_spool_empty(spool)
 
 
 def _wait_for(pred: Any, timeout: float = 20) -> None:
@@ -62,7 +42,7 @@ def test_tree_lands_with_keys_bytes_and_content_types(
     local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
     src = tmp_path / "photos"
-    files = _write(
+    files = write_tree(
         src,
         {
             "readme.txt": b"hello",
@@ -92,7 +72,7 @@ def test_tree_lands_with_keys_bytes_and_content_types(
     )
     assert r.code == 0, r.stderr
     expect = {f"media/{rel}": data for rel, data in files.items()}
-    _landed(s3_client, bucket, expect, tmp_path / "spool")
+    assert_landed(s3_client, bucket, expect, tmp_path / "spool")
 
     types = {
         "readme.txt": "text/plain",
@@ -130,7 +110,7 @@ def test_tree_lands_with_keys_bytes_and_content_types(
 def test_several_files_under_a_prefix_and_one_file_to_its_key(
     local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
-    files = _write(tmp_path, {"a.iso": random_bytes(1000, 5), "b.iso": random_bytes(2000, 6)})
+    files = write_tree(tmp_path, {"a.iso": random_bytes(1000, 5), "b.iso": random_bytes(2000, 6)})
     spool = tmp_path / "spool"
     r = run_put_paths(
         str(tmp_path / "a.iso"),
@@ -157,7 +137,7 @@ def test_several_files_under_a_prefix_and_one_file_to_its_key(
         "isos/b.iso": files["b.iso"],
         "isos/renamed.iso": files["b.iso"],
     }
-    _landed(s3_client, bucket, expect, spool)
+    assert_landed(s3_client, bucket, expect, spool)
     head = s3_client.head_object(Bucket=bucket, Key="isos/a.iso")
     assert head["ContentType"] == "application/x-custom"
 
@@ -169,8 +149,9 @@ def test_a_denied_key_fails_that_file_only(
     tmp_path: Path,
     fault_proxy: FaultProxy,
 ) -> None:
-    files = _write(tmp_path / "d", {f"f{i:02d}.txt": random_bytes(100 + i, i) for i in range(8)})
-    files.update(_write(tmp_path / "d", {"sub/denied.txt": b"no"}))
+    files = {f"f{i:02d}.txt": random_bytes(100 + i, i) for i in range(8)}
+    write_tree(tmp_path / "d", files)
+    files.update(write_tree(tmp_path / "d", {"sub/denied.txt": b"no"}))
     fault_proxy.add_rule(Fault.respond(403, "AccessDenied"), path=r"/sub/denied\.txt")
     r = run_put_paths(
         str(tmp_path / "d"),
@@ -183,7 +164,7 @@ def test_a_denied_key_fails_that_file_only(
     assert "1 of 9 files failed" in r.stderr and "Traceback" not in r.stderr
     assert f"failed: {tmp_path / 'd' / 'sub' / 'denied.txt'}: access denied" in r.stderr
     expect = {f"p/{k}": v for k, v in files.items() if k != "sub/denied.txt"}
-    _landed(s3_client, bucket, expect, tmp_path / "spool")
+    assert_landed(s3_client, bucket, expect, tmp_path / "spool")
 
 
 def test_changed_and_vanished_files_fail_alone_and_nothing_torn_is_stored(
@@ -196,7 +177,7 @@ def test_changed_and_vanished_files_fail_alone_and_nothing_torn_is_stored(
     """With one request at a time, the big file's parts go before the small files: while part
     1 crawls through the throttled proxy, the file grows and a later file is deleted."""
     src = tmp_path / "d"
-    files = _write(
+    files = write_tree(
         src,
         {
             "a-big.bin": random_bytes(4 * CHUNK, 7),
@@ -236,7 +217,7 @@ def test_changed_and_vanished_files_fail_alone_and_nothing_torn_is_stored(
         rec for rec in records if "type" not in rec and rec["file"] == str(src / "a-big.bin")
     ]
     assert {rec["error"] for rec in attempts if not rec["ok"]} == {"changed"}, attempts
-    _landed(s3_client, bucket, {"p/b-ok.txt": files["b-ok.txt"]}, tmp_path / "spool")
+    assert_landed(s3_client, bucket, {"p/b-ok.txt": files["b-ok.txt"]}, tmp_path / "spool")
 
 
 def test_skip_existing_sends_only_heads_and_uploads_what_changed(
@@ -248,7 +229,7 @@ def test_skip_existing_sends_only_heads_and_uploads_what_changed(
     fault_proxy: FaultProxy,
 ) -> None:
     src = tmp_path / "d"
-    files = _write(
+    files = write_tree(
         src,
         {
             "a.txt": b"aaaa",
@@ -278,7 +259,7 @@ def test_skip_existing_sends_only_heads_and_uploads_what_changed(
     assert len(writes) == 1 and "/p/b/c.txt" in writes[0], writes
     summary = json.loads(r.stderr.splitlines()[-1])
     assert summary["files_skipped"] == 3 and summary["files_done"] == 1
-    _landed(s3_client, bucket, {f"p/{k}": v for k, v in files.items()}, spool)
+    assert_landed(s3_client, bucket, {f"p/{k}": v for k, v in files.items()}, spool)
 
 
 def test_dry_run_sends_nothing_and_shows_filters_and_links(
@@ -289,7 +270,7 @@ def test_dry_run_sends_nothing_and_shows_filters_and_links(
     fault_proxy: FaultProxy,
 ) -> None:
     src = tmp_path / "d"
-    _write(
+    write_tree(
         src,
         {
             "a.txt": b"12345",
@@ -338,7 +319,7 @@ def test_filters_and_links_in_a_real_upload(
     local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
     src = tmp_path / "d"
-    files = _write(
+    files = write_tree(
         src,
         {
             "keep.txt": b"k",
@@ -363,7 +344,7 @@ def test_filters_and_links_in_a_real_upload(
     )
     assert r.code == 0, r.stderr
     keep = ("keep.txt", "sub/.env", "sub/keep.md")
-    _landed(s3_client, bucket, {k: files[k] for k in keep}, tmp_path / "spool")
+    assert_landed(s3_client, bucket, {k: files[k] for k in keep}, tmp_path / "spool")
 
 
 @pytest.mark.parametrize(
@@ -377,7 +358,7 @@ def test_unusable_destination_stops_the_job_at_the_first_request(
     tmp_path: Path,
     fault_proxy: FaultProxy,
 ) -> None:
-    _write(tmp_path / "d", {f"{i:03d}.txt": b"x" for i in range(30)})
+    write_tree(tmp_path / "d", {f"{i:03d}.txt": b"x" for i in range(30)})
     env = dict(s3_env)
     target = bucket
     if case == "wrong-secret":
@@ -405,7 +386,7 @@ def test_sigterm_aborts_open_uploads_and_keeps_finished_files(
     fault_proxy: FaultProxy,
 ) -> None:
     src = tmp_path / "d"
-    _write(src, {"a.txt": b"first", "big.bin": random_bytes(4 * CHUNK, 9)})
+    write_tree(src, {"a.txt": b"first", "big.bin": random_bytes(4 * CHUNK, 9)})
     fault_proxy.bandwidth = 2e6
     cmd = s3tui_cmd(
         "put",
@@ -425,7 +406,7 @@ def test_sigterm_aborts_open_uploads_and_keeps_finished_files(
     assert p.wait(30) == 143
     err = p.stderr.read().decode() if p.stderr else ""
     assert "terminated (SIGTERM)" in err and "aborted" in err and "Traceback" not in err
-    _landed(s3_client, bucket, {"p/a.txt": b"first"}, tmp_path / "spool")
+    assert_landed(s3_client, bucket, {"p/a.txt": b"first"}, tmp_path / "spool")
 
 
 @pytest.mark.parametrize(

@@ -24,16 +24,20 @@ that fails in any way deletes it, and botocore makes that request instead.
 
 from __future__ import annotations
 
+import os
 import re
-import ssl
+import sys
 import threading
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from s3tui.engine.remote.http1 import CONNECT_TIMEOUT, READ_TIMEOUT, Connection
 from s3tui.engine.remote.sigv4 import Signer
 from s3tui.engine.remote.templates import TemplateCache
+
+if TYPE_CHECKING:
+    import ssl
 
 # Headers botocore sets per request (or s3tui sets per file): never copied from the template.
 _PER_REQUEST = {
@@ -287,6 +291,8 @@ class DirectPut:
         return conn
 
     def _ssl_context(self, cafile: str | None) -> ssl.SSLContext:
+        import ssl  # only for https endpoints
+
         with self._lock:
             context = self._ssl.get(cafile)
             if context is None:
@@ -317,7 +323,13 @@ def _text(value: str | bytes) -> str:
 
 def _proxied(scheme: str, host: str) -> bool:
     """botocore honours HTTP(S)_PROXY; this path does not speak to proxies, so it stands aside."""
-    import urllib.request  # ~8 ms; botocore has imported it already where it is loaded
+    if sys.platform.startswith("linux") and not any(
+        name.lower().endswith("_proxy") for name in os.environ
+    ):
+        # On Linux getproxies() reads only variables named *_proxy: with none set there is no
+        # proxy, and urllib.request (with http.client and email, ~6-8 ms) need not be imported.
+        return False
+    import urllib.request
 
     return scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import select
 import socket
-import ssl
 import struct
 import sys
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from s3tui.engine import watchdog
+
+if TYPE_CHECKING:
+    import ssl  # imported by whoever passes a TLS context
 
 # What both HTTP stacks (this one and botocore's) use. The read timeout is a per-socket backstop
 # only; the watchdog enforces the real, adaptive deadline.
@@ -97,7 +99,7 @@ class Connection:
     def _stale(self) -> bool:
         """An idle keep-alive socket that is readable was closed (or spoken to) by the server."""
         assert self.sock is not None
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+        if self._tls is not None and self.sock.pending():  # type: ignore[attr-defined]
             return True
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
