@@ -41,7 +41,7 @@ def _from_extension() -> CRC32C | None:
 def _load() -> CRC32C:
     try:
         fn = _from_extension()
-    except (ImportError, OSError):
+    except (ImportError, OSError, ValueError):  # ValueError: a module without a __spec__
         fn = None
     if fn is not None and fn(b"123456789") == 0xE3069283:  # the CRC-32C check value
         return fn
