@@ -3,10 +3,14 @@ proxy in front of it) may use, and the broken answers that must become a retryab
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +20,11 @@ from s3tui.engine.remote.http1 import Connection
 class Scripted:
     """Accepts connections; answers each request with the next canned reply (then maybe closes)."""
 
-    def __init__(self, replies: list[tuple[bytes, bool]]) -> None:
+    def __init__(
+        self, replies: list[tuple[bytes, bool]], tls: ssl.SSLContext | None = None
+    ) -> None:
         self.replies = list(replies)
+        self.tls = tls
         self.requests: list[bytes] = []
         self.connections = 0
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -31,6 +38,8 @@ class Scripted:
             except OSError:
                 return
             self.connections += 1
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             with conn:
                 while self.replies:
                     request = self._read_request(conn)
@@ -182,3 +191,36 @@ def test_a_server_that_never_answers_hits_the_kernel_backstop() -> None:
         for s in held:
             s.close()
         silent.close()
+
+
+def test_tls_keep_alive_and_a_server_closed_connection_reconnects(tmp_path: Path) -> None:
+    """https endpoints: the TLS socket is kept alive, and one the server closed while idle is
+    seen as stale (``pending()`` / readable) and replaced before the next request."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    s = Scripted([(OK, False), (OK, True), (OK, False)], tls=server_ctx)
+    try:
+        client_ctx = ssl.create_default_context(cafile=str(cert))
+        conn = Connection("127.0.0.1", s.port, 5.0, 5.0, client_ctx)
+        assert _put(conn)[0] == 200
+        assert _put(conn)[0] == 200
+        assert s.connections == 1
+        time.sleep(0.2)  # the server has closed the connection after its second answer
+        assert _put(conn, b"third")[0] == 200
+        assert s.connections == 2
+        assert s.requests[2].endswith(b"third")
+        conn.close()
+    finally:
+        s.sock.close()
