@@ -17,7 +17,7 @@ import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
@@ -40,6 +40,23 @@ class _Stop(Exception):
     """Internal: the stop flag was raised while the reader was waiting."""
 
 
+class Producer(Protocol):
+    """The process writing the stream, when s3tui started it (``put --from CMD``).
+
+    A pipe's end looks the same whether the producer finished or died, so only a producer whose
+    exit status s3tui can see may decide that the stream is whole.
+    """
+
+    def finished(self) -> str | None:
+        """Called at end of stream, before anything completes: waits for the producer's exit;
+        None if it succeeded, else one line saying how it failed (the upload is aborted)."""
+        ...
+
+    def stop(self) -> None:
+        """The upload is stopping (failure, signal): stop the producer too. Idempotent."""
+        ...
+
+
 class StreamUpload(SteeredJob):
     """An :class:`~s3tui.engine.job.UploadJob` for one stream to one key."""
 
@@ -52,8 +69,10 @@ class StreamUpload(SteeredJob):
         options: ObjectOptions | None = None,
         on_record: list[Callable[[AttemptRecord], None]] | None = None,
         source_label: str = "stdin",
+        producer: Producer | None = None,
     ) -> None:
         self.source_fd = source_fd
+        self.producer = producer
         self.remote = remote
         self.key = key
         self.cfg = cfg
@@ -149,6 +168,7 @@ class StreamUpload(SteeredJob):
             total += written
             if eof:
                 self.spool.last_chunk_written()
+                self._check_producer()
             if self.cfg.expected_size is not None and total > self.cfg.expected_size:
                 self.fail(
                     f"the stream is larger than --expected-size "
@@ -206,6 +226,14 @@ class StreamUpload(SteeredJob):
                     raise _Stop
                 self._cond.wait(0.2)
         if self._stop.is_set():
+            raise _Stop
+
+    def _check_producer(self) -> None:
+        if self.producer is None:
+            return
+        problem = self.producer.finished()
+        if problem is not None:
+            self.fail(f"{problem}: the upload was aborted, nothing was stored")
             raise _Stop
 
     def _check_min_size(self, total: int) -> None:
@@ -326,6 +354,8 @@ class StreamUpload(SteeredJob):
         self._abort_upload(self.key, upload_id, "abort")
 
     def _cleanup(self, completed: bool) -> None:
+        if self.producer is not None:
+            self.producer.stop()
         self._stop.set()
         self.transfer.watchdog.fire_all()
         self.transfer.shutdown(wait=True, timeout=30.0)
