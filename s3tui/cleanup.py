@@ -43,7 +43,10 @@ def run_cleanup(
                 clients[where] = make_client(*where)
             remote = Remote(clients[where], e.bucket)
             with watchdog.guard(ABORT_DEADLINE):
-                remote.abort(e.key, e.upload_id)
+                if e.pending:  # a create whose answer was lost: look for what it opened
+                    remote.abort_strays(e.key, e.opened)
+                else:
+                    remote.abort(e.key, e.upload_id)
         except RemoteError as err:
             failed += 1
             print(f"s3tui: could not abort {_describe(e)}: {err}", file=sys.stderr)
@@ -69,6 +72,11 @@ def run_cleanup(
 
 def _describe(e: Any) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.opened))
+    if e.pending:
+        return (
+            f"s3://{e.bucket}/{e.key} (any upload opened by a create whose answer was lost, "
+            f"{when}, pid {e.pid}" + (f", {e.endpoint}" if e.endpoint else "") + ")"
+        )
     return (
         f"s3://{e.bucket}/{e.key} (upload {e.upload_id[:16]}..., opened {when} by pid {e.pid}"
         + (f", {e.endpoint}" if e.endpoint else "")

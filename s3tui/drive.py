@@ -1,7 +1,8 @@
 """Drive one upload job to its end: the dashboard or the headless reporter, and signals.
 
-Shared by ``s3tui put`` and ``s3tui demo``. SIGINT and SIGTERM never raise into the engine; they
-call ``job.cancel`` — the one stop path that aborts, cleans the spool and sets the exit code.
+Shared by ``s3tui put`` and ``s3tui demo``. SIGINT, SIGTERM and SIGHUP never raise into the
+engine; they call ``job.cancel``: the one stop path that aborts, cleans the spool and sets the
+exit code.
 """
 
 from __future__ import annotations
@@ -13,19 +14,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from s3tui.engine.job import Result, UploadJob
-from s3tui.errors import EXIT_SIGINT, EXIT_SIGTERM
+from s3tui.errors import STOP_SIGNALS
 
 
 @contextlib.contextmanager
 def signals_cancel(job: UploadJob) -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
-        code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
-        name = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
-        # A job may say what a stop leaves behind (a tree keeps the files already uploaded).
-        what = getattr(job, "cancel_note", "the upload was aborted, nothing was stored")
-        job.cancel(code, f"{name}: {what}")
+        code, name = STOP_SIGNALS[signum]
+        job.cancel(code, name)  # the job adds what the stop left behind
 
-    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_SIGHUP = 129
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+
+# The signals that stop a job through its one stop path, with the exit code and the words for
+# each. SIGHUP is what a headless upload gets when its ssh session drops.
+STOP_SIGNALS: dict[int, tuple[int, str]] = {
+    signal.SIGINT: (EXIT_SIGINT, "interrupted (Ctrl-C)"),
+    signal.SIGTERM: (EXIT_SIGTERM, "terminated (SIGTERM)"),
+    signal.SIGHUP: (EXIT_SIGHUP, "hung up (SIGHUP: the terminal or ssh session went away)"),
+}
 
 
 class S3tuiError(Exception):

@@ -144,10 +144,11 @@ def _sendfile(sock: socket.socket, fd: int, offset: int, count: int) -> int:
 
     Not ``socket.sendfile``: on an error before the first byte it silently falls back to a
     read/send loop that needs a seekable file object, which hides the real error (a reset).
-    A socket with a timeout is non-blocking underneath, so wait for it with poll.
+    A socket with a timeout is non-blocking underneath, so wait for it with poll, with no
+    timeout of its own: the request's guard is the clock, and its cut (a shutdown of the
+    socket) ends the wait at once.
     """
     sockno = sock.fileno()
-    timeout = sock.gettimeout()
     poller = select.poll()
     poller.register(sockno, select.POLLOUT)
     total = 0
@@ -155,8 +156,7 @@ def _sendfile(sock: socket.socket, fd: int, offset: int, count: int) -> int:
         try:
             n = os.sendfile(sockno, fd, offset + total, count - total)
         except BlockingIOError:
-            if not poller.poll(None if timeout is None else timeout * 1000):
-                raise TimeoutError("timed out sending the request body") from None
+            poller.poll()
             continue
         if n == 0:
             break

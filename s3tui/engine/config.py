@@ -79,7 +79,7 @@ class UploadConfig:
     max_attempts: int = 10  # per part or file, first try included
     retry_base_delay: float = 0.25  # exponential back-off with full jitter between attempts
     retry_max_delay: float = 20.0
-    give_up_after: float = 600.0  # fail when no request succeeded for this long while failing
+    give_up_after: float = 600.0  # fail once requests kept failing, none succeeding, this long
     slowdown_hold: float = 5.0  # seconds a SlowDown-halved concurrency is held before climbing
 
     # Whole-process upload rate cap in bytes/s (None: unlimited).

@@ -6,6 +6,7 @@ with ``cancel``/``set_paused``/``set_concurrency``. All of these are safe from a
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,9 +51,30 @@ class UploadJob(Protocol):
     def set_concurrency(self, n: int) -> int: ...
 
 
+class AbortOutcome(enum.Enum):
+    """What the stop path's AbortMultipartUpload established."""
+
+    ABORTED = "aborted"
+    GONE = "gone"  # NoSuchUpload: completed by a request in flight, or aborted by another
+    UNCONFIRMED = "unconfirmed"  # no answer within the stop budget: the journal keeps it
+
+
+# The whole stop path (cutting requests, aborting uploads) stays well inside systemd's default
+# 90 s stop timeout: a signal ends the process in bounded time whatever the endpoint does.
+STOP_BUDGET = 30.0
+ABORT_ATTEMPT = 10.0  # one AbortMultipartUpload may take this long before it is tried again
+ABORT_ATTEMPTS = 4  # a refused connection fails fast: ~3 s of back-off, then cleanup's turn
+WORKERS_JOIN = 10.0  # workers are cut by their guards; this only bounds a stuck callback
+
+
 class SteeredJob:
     """Steering shared by the stream and tree jobs: the first failure or cancel wins, sets the
-    stop flag, cuts requests in flight and wakes the job's waits."""
+    stop flag, cuts requests in flight and wakes the job's waits.
+
+    ``cancel`` is a stop from outside (a signal, the user): its reason says what stopped the
+    job and the job adds what the stop left behind (:meth:`left_behind`), which only it knows
+    once the stop path ran. ``fail`` carries a complete message of its own.
+    """
 
     transfer: Transfer
     remote: Remote
@@ -61,20 +83,43 @@ class SteeredJob:
     def _init_steering(self) -> None:
         self._stop = self.transfer.stop
         self._outcome: tuple[int, str] | None = None
+        self._stopped_from_outside = False
         self._outcome_lock = threading.Lock()
         self._cond = threading.Condition()
+        self.transfer.on_crash = self.fail
 
     def cancel(self, exit_code: int, reason: str) -> None:
+        self._set_outcome(exit_code, reason, from_outside=True)
+
+    def fail(self, message: str) -> None:
+        self._set_outcome(EXIT_FAILED, message, from_outside=False)
+
+    def _set_outcome(self, exit_code: int, message: str, from_outside: bool) -> None:
         with self._outcome_lock:
             if self._outcome is None:
-                self._outcome = (exit_code, reason)
+                self._outcome = (exit_code, message)
+                self._stopped_from_outside = from_outside
         self._stop.set()
         self.transfer.watchdog.fire_all()
         with self._cond:
             self._cond.notify_all()
 
-    def fail(self, message: str) -> None:
-        self.cancel(EXIT_FAILED, message)
+    # What a stop from outside leaves at the destination when nothing unusual happened.
+    stop_note = "the upload was aborted, nothing was stored"
+
+    def left_behind(self) -> str | None:
+        """What the stop path found that the usual note would get wrong (a final request that
+        took effect after all, an abort that was not confirmed); None when the note is true."""
+        return None
+
+    def _final_outcome(self) -> tuple[int, str]:
+        code, message = self._outcome or (EXIT_FAILED, "upload failed")
+        found = self.left_behind()
+        if self._stopped_from_outside:
+            message = f"{message}: {found or self.stop_note}"
+        elif found:
+            message = f"{message}; {found}"
+        return code, message
 
     def set_paused(self, paused: bool) -> None:
         self.transfer.gate.set_paused(paused)
@@ -85,23 +130,64 @@ class SteeredJob:
             self._cond.notify_all()
         return n
 
-    def _abort_upload(self, key: str, upload_id: str, label: str) -> None:
-        """Abort a multipart upload on the stop path, outside the retry loop (whose stop flag is
-        already set): three tries with growing deadlines, then a warning that says what to do."""
-        last: Exception | None = None
-        for attempt in range(3):
-            with self.transfer.watchdog.guard(15.0 * (attempt + 1)):
+    def _settle_lost_creates(self) -> None:
+        """Uploads that a create whose answer was lost may have opened are found and aborted
+        (no journal entry could name them); if that fails the journal's note stays."""
+        try:
+            with self.transfer.watchdog.guard(2 * ABORT_ATTEMPT):
+                self.remote.settle_lost_creates()
+        except Exception as e:  # noted in the journal: cleanup settles it later
+            self.progress.event(
+                "warning",
+                "create",
+                reason=f"could not look for an upload a lost answer may have opened "
+                f"({self.transfer.classify(e).reason})",
+                next="`s3tui cleanup` looks again",
+            )
+
+    def _abort_uploads(
+        self, uploads: list[tuple[str, str, str]], budget: float = STOP_BUDGET
+    ) -> dict[str, AbortOutcome]:
+        """Abort ``(key, upload_id, label)`` uploads on the stop path, all at once, outside the
+        retry loop (whose stop flag is already set). Each is tried up to ``ABORT_ATTEMPTS``
+        times within ``budget`` seconds; one that could not be confirmed stays in the journal
+        for ``s3tui cleanup``."""
+        if not uploads:
+            return {}
+        end = time.monotonic() + budget
+        results: dict[str, AbortOutcome] = {}
+
+        def one(key: str, upload_id: str, label: str) -> None:
+            last: Exception | None = None
+            attempt = 0
+            while attempt < ABORT_ATTEMPTS and (left := end - time.monotonic()) > 0.5:
+                attempt += 1
                 try:
-                    self.remote.abort(key, upload_id)
+                    with self.transfer.watchdog.guard(min(ABORT_ATTEMPT, left)):
+                        gone = not self.remote.abort(key, upload_id)
+                    results[upload_id] = AbortOutcome.GONE if gone else AbortOutcome.ABORTED
                     return
-                except Exception as e:  # retried below, then reported
+                except Exception as e:  # retried below until the budget ends, then reported
                     last = e
-                    if "NoSuchUpload" in str(e):
-                        return
-            time.sleep(0.5 * (attempt + 1))
-        self.progress.event(
-            "warning",
-            label,
-            reason=f"could not abort upload {upload_id}: {last}",
-            next="`s3tui cleanup` aborts it once the endpoint is back",
-        )
+                time.sleep(min(0.5 * attempt, max(0.0, end - time.monotonic() - 0.5)))
+            results[upload_id] = AbortOutcome.UNCONFIRMED
+            why = self.transfer.classify(last).reason if last is not None else "no time left"
+            self.progress.event(
+                "warning",
+                label,
+                reason=f"could not abort upload {upload_id} ({why})",
+                next="`s3tui cleanup` aborts it once the endpoint answers",
+            )
+
+        # One thread each: a tree stops with a few uploads open (the scheduler keeps few
+        # open), and one slow abort must not eat the others' share of the budget.
+        threads = [
+            threading.Thread(target=one, args=u, name="s3tui-abort", daemon=True) for u in uploads
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(0.0, end - time.monotonic()) + 1.0)
+        for _, upload_id, _ in uploads:
+            results.setdefault(upload_id, AbortOutcome.UNCONFIRMED)
+        return results

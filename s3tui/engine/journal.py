@@ -19,7 +19,8 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -69,6 +70,9 @@ class Entry:
     start_ticks: str
     boot_id: str
     opened: float  # wall clock
+    # A CreateMultipartUpload was sent and its answer never came (upload_id is ""): an upload
+    # may exist that nobody knows the id of. Resolved by listing the key's uploads.
+    pending: bool = False
 
     def writer_alive(self) -> bool:
         if self.boot_id and self.boot_id != _boot_id():
@@ -107,7 +111,18 @@ class Journal:
 
     def opened(self, bucket: str, key: str, upload_id: str, spool_dir: str | None = None) -> None:
         """Note an open upload. Best effort: a journal that cannot be written never stops one."""
-        entry = Entry(
+        self._write(self._path(upload_id), self._entry(bucket, key, upload_id, spool_dir))
+
+    def creating(self, bucket: str, key: str, started: float) -> str:
+        """Note a CreateMultipartUpload whose answer was lost (sent at wall time ``started``);
+        returns the name to pass to :meth:`closed` once the key's uploads were looked at."""
+        name = f"pending-{uuid.uuid4().hex}"
+        entry = replace(self._entry(bucket, key, "", None), opened=started, pending=True)
+        self._write(self._path(name), entry)
+        return name
+
+    def _entry(self, bucket: str, key: str, upload_id: str, spool_dir: str | None) -> Entry:
+        return Entry(
             bucket,
             key,
             upload_id,
@@ -120,12 +135,14 @@ class Journal:
             self._boot,
             time.time(),
         )
+
+    def _write(self, path: Path, entry: Entry) -> None:
         with contextlib.suppress(OSError):
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")  # 0600
             with os.fdopen(fd, "w") as f:
                 json.dump(asdict(entry), f)
-            os.replace(tmp, self._path(upload_id))
+            os.replace(tmp, path)
 
     def closed(self, upload_id: str) -> None:
         """The upload was completed or aborted: nothing is left to clean."""

@@ -7,6 +7,7 @@ happenings (a retry, a failed file) are also pushed to listeners as :class:`Even
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -186,7 +187,7 @@ class Progress:
         self._listeners.append(fn)
 
     def unsubscribe(self, fn: Callable[[Event], None]) -> None:
-        if fn in self._listeners:
+        with contextlib.suppress(ValueError):
             self._listeners.remove(fn)
 
     def event(self, kind: str, label: str, **kw: object) -> Event:
@@ -196,7 +197,10 @@ class Progress:
             if kind == "retry":
                 self._retries += 1
         for fn in list(self._listeners):
-            fn(ev)
+            try:
+                fn(ev)
+            except Exception:  # a reporter that cannot write (closed stderr) never stops work
+                self.unsubscribe(fn)
         return ev
 
     # --- totals ---

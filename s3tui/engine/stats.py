@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import asdict, dataclass
@@ -79,5 +80,5 @@ class StatsFile:
             self._fh.flush()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, contextlib.suppress(OSError):  # a write error was reported already
             self._fh.close()

@@ -15,16 +15,17 @@ import contextlib
 import errno
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
-from s3tui.engine.job import Result, SteeredJob
+from s3tui.engine.job import ABORT_ATTEMPT, WORKERS_JOIN, AbortOutcome, Result, SteeredJob
 from s3tui.engine.plan import MAX_PARTS, plan_parts
 from s3tui.engine.progress import PartState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
+from s3tui.engine.remote.errors import answer_lost
 from s3tui.engine.source import SourceError, Stopped, StreamSource
 from s3tui.engine.spool import Spool
 from s3tui.engine.stats import AttemptRecord
@@ -91,6 +92,12 @@ class StreamUpload(SteeredJob):
         self.spool: Spool | None = None
         self._source: StreamSource | None = None
         self.upload_id: str | None = None
+        # The request that makes the object (PutObject, or CompleteMultipartUpload with its
+        # parts), once it was sent: a stop after that must find out what the server did.
+        self._final_put: tuple[int, int] | None = None  # (size, crc32c)
+        self._final_parts: tuple[list[tuple[int, str, int]], int] | None = None  # (parts, size)
+        self._left: str | None = None
+        self._fate_unknown = False  # the final request was sent and no answer came back
 
     # --- the job ---
     def run(self) -> Result:
@@ -126,7 +133,7 @@ class StreamUpload(SteeredJob):
         if result is not None:
             self.progress.set_phase(Phase.DONE, result.message)
             return result
-        code, message = self._outcome or (EXIT_FAILED, "upload failed")
+        code, message = self._final_outcome()
         phase = Phase.FAILED if code == EXIT_FAILED else Phase.CANCELLED
         self.progress.set_phase(phase, message)
         snap = self.progress.snapshot()
@@ -255,7 +262,8 @@ class StreamUpload(SteeredJob):
         limiter = self.transfer.limiter
 
         def attempt(sent: Callable[[int], None]) -> dict[str, Any]:
-            with FileRangeBody(path, 0, size, sent, limiter) as body:
+            self._final_put = (size, crc)
+            with self._final_request(), FileRangeBody(path, 0, size, sent, limiter) as body:
                 return self.remote.put_object(self.key, body, size, crc, self.options.to_s3_args())
 
         self.progress.part_queued(label, size)
@@ -273,12 +281,15 @@ class StreamUpload(SteeredJob):
             raise _Stop
         expected = composite_crc32c_b64([crc for _, _, crc in ordered])
         upload_id, attempts = self.upload_id, itertools.count()
-        resp = self._control(
-            "complete upload",
-            lambda: self.remote.complete_or_confirm(
-                self.key, upload_id, ordered, total, retried=next(attempts) > 0
-            ),
-        )
+        self._final_parts = (ordered, total)
+
+        def complete() -> dict[str, Any]:
+            with self._final_request():
+                return self.remote.complete_or_confirm(
+                    self.key, upload_id, ordered, total, retried=next(attempts) > 0
+                )
+
+        resp = self._control("complete upload", complete)
         self.upload_id = None  # completed: nothing to abort any more
         self._verify_head(total, resp.get("ChecksumCRC32C"), expected)
         return self._result(total, parts, resp.get("ETag"), expected)
@@ -347,22 +358,85 @@ class StreamUpload(SteeredJob):
         )
         return self._run_sync(task)
 
-    def _abort(self) -> None:
+    def _abort(self) -> AbortOutcome | None:
         if self.upload_id is None:
-            return
+            return None
         upload_id, self.upload_id = self.upload_id, None
-        self._abort_upload(self.key, upload_id, "abort")
+        return self._abort_uploads([(self.key, upload_id, "abort")])[upload_id]
 
     def _cleanup(self, completed: bool) -> None:
         if self.producer is not None:
             self.producer.stop()
         self._stop.set()
         self.transfer.watchdog.fire_all()
-        self.transfer.shutdown(wait=True, timeout=30.0)
-        if not completed:
-            self._abort()
-        if self.spool is not None:
-            self.spool.cleanup()
+        self.transfer.shutdown(wait=True, timeout=WORKERS_JOIN)
+        try:
+            if not completed:
+                self._settle()
+            self._settle_lost_creates()
+        finally:
+            self.transfer.close()
+            if self.spool is not None:
+                self.spool.cleanup()
+
+    def left_behind(self) -> str | None:
+        return self._left
+
+    @contextlib.contextmanager
+    def _final_request(self) -> Iterator[None]:
+        """Around each attempt of the final request: without an answer from the server (cut,
+        reset, stopped), whether it took effect is unknown until someone looks."""
+        self._fate_unknown = True
+        try:
+            yield
+        except Exception as e:
+            self._fate_unknown = answer_lost(e)
+            raise
+        self._fate_unknown = False
+
+    def _settle(self) -> None:
+        """Abort what is open and, if the request that makes the object was sent and no answer
+        came back, find out what the server did: the object may be stored all the same."""
+        outcome = self._abort()
+        if outcome is AbortOutcome.ABORTED:
+            return  # the upload existed until now: no completion can have taken effect
+        sent = self._final_parts is not None or self._final_put is not None
+        if sent and (self._fate_unknown or outcome is AbortOutcome.GONE):
+            dest = self.progress.dest
+            try:
+                with self.transfer.watchdog.guard(ABORT_ATTEMPT):
+                    ours = self._stored_is_ours()
+            except Exception as e:  # the truth is unknown: say so, never "nothing was stored"
+                ours, why = None, f"the check failed: {self.transfer.classify(e).reason}"
+            else:
+                why = "the store keeps no checksum to compare"
+            if ours is None:
+                self._left = (
+                    f"the last request may have stored {dest} (its answer was lost and {why}): "
+                    "check the object before relying on it"
+                )
+                return
+            if ours:
+                self._left = f"the upload had already completed: {dest} is stored and verified"
+                return
+        if outcome is AbortOutcome.UNCONFIRMED:
+            self._left = (
+                "the abort was not confirmed (`s3tui cleanup` retries it); nothing was stored"
+            )
+
+    def _stored_is_ours(self) -> bool | None:
+        """Whether the object at the key is exactly what this run sent; None: cannot tell."""
+        if self._final_parts is not None:
+            parts, size = self._final_parts
+            return self.remote.completed_already(self.key, size, parts) is not None
+        if self._final_put is None:
+            return False
+        size, crc = self._final_put
+        head = self.remote.head(self.key)
+        if head is None or head.get("ContentLength") != size:
+            return False
+        reported = head.get("ChecksumCRC32C")
+        return None if reported is None else reported == crc32c_b64(crc)
 
 
 def _describe(e: BaseException, spool: Spool | None) -> str:

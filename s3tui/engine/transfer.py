@@ -3,7 +3,8 @@
 A :class:`Task` is one request's worth of work (a part, or a whole small file). Workers take
 tasks from a queue, wait for a slot at the :class:`~s3tui.engine.gate.ConcurrencyGate`, and run
 attempts under a watchdog guard until one succeeds, the error is not worth retrying, the attempt
-limit is hit, or nothing has succeeded for ``give_up_after`` seconds.
+limit is hit, or requests have been failing, none succeeding, for ``give_up_after`` seconds (a
+producer that is quiet for an hour costs nothing: only failing work runs that clock).
 """
 
 from __future__ import annotations
@@ -73,8 +74,13 @@ class Transfer:
         self._queue: queue.Queue[Task | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._last_success = time.monotonic()
+        # When the current run of failures began (None while requests succeed): the give-up
+        # clock runs only while there is work that fails, never across a quiet producer.
+        self._failing_since: float | None = None
         self._rng = random.Random()
+        # Told when a task's own callbacks raised (a bug, a full disk under --stats-file): the
+        # job decides what that means; the worker thread itself never dies of it.
+        self.on_crash: Callable[[str], None] = lambda message: None
         progress.estimate_fn = lambda: self.estimator.value
         progress.gate_fn = lambda: (self.gate.limit, self.gate.ceiling, self.gate.paused)
         progress.bwlimit = cfg.bwlimit
@@ -103,7 +109,10 @@ class Transfer:
         return self.gate.set_ceiling(n)
 
     def shutdown(self, wait: bool = True, timeout: float = 30.0) -> None:
-        """Stop the workers. With ``stop`` set, in-flight attempts are cut by their guards."""
+        """Stop the workers. With ``stop`` set, in-flight attempts are cut by their guards.
+
+        The watchdog keeps running: the stop path's own requests (aborts) need deadlines too.
+        """
         for _ in self._threads:
             self._queue.put(None)
         if wait:
@@ -111,6 +120,9 @@ class Transfer:
             for t in self._threads:
                 t.join(max(0.0, deadline - time.monotonic()))
         self.gate.close()
+
+    def close(self) -> None:
+        """The job's last request is done: stop the watchdog thread."""
         self.watchdog.stop()
 
     def _worker(self) -> None:
@@ -120,7 +132,10 @@ class Transfer:
                 return
             if self.stop.is_set():
                 continue
-            self.run_task(task)
+            try:
+                self.run_task(task)
+            except Exception as e:  # a callback's bug: fail the job, keep the worker alive
+                self.on_crash(f"internal error in {task.label}: {type(e).__name__}: {e}")
 
     # --- one task, all its attempts ---
     def run_task(self, task: Task) -> bool:
@@ -148,7 +163,11 @@ class Transfer:
                 return False
             if failure.slowdown:
                 self.gate.slow_down()
-            stalled_for = time.monotonic() - self._last_success
+            now = time.monotonic()
+            with self._lock:
+                if self._failing_since is None:
+                    self._failing_since = now
+                stalled_for = now - self._failing_since
             max_attempts = min(task.max_attempts or self.cfg.max_attempts, self.cfg.max_attempts)
             give_up = (
                 not failure.retryable
@@ -159,7 +178,7 @@ class Transfer:
                 why = (
                     f"gave up after {attempt} attempts"
                     if attempt >= max_attempts
-                    else f"no request succeeded for {stalled_for:.0f}s"
+                    else f"requests failed for {stalled_for:.0f}s with none succeeding"
                 )
                 failure = Failure(
                     False,
@@ -217,7 +236,7 @@ class Transfer:
         if isinstance(error, Withdrawn):
             return False, Failure(False, False, "withdrawn", str(error)), guard, elapsed
         if error is None:
-            self._last_success = time.monotonic()
+            self._failing_since = None
             if task.fixed_deadline is None:
                 self.estimator.update(task.size, elapsed)
             self._record(task, attempt, elapsed, guard, ok=True)
@@ -260,5 +279,25 @@ class Transfer:
         )
         with self._lock:
             self.records.append(rec)
-        for fn in self._on_record:
-            fn(rec)
+            listeners = list(self._on_record)
+        for fn in listeners:
+            try:
+                fn(rec)
+            except Exception as e:  # e.g. --stats-file on a full disk: say so once, go on
+                with self._lock:
+                    if fn not in self._on_record:
+                        continue
+                    self._on_record.remove(fn)
+                self.progress.event(
+                    "warning",
+                    "stats",
+                    reason=f"cannot record attempts: {_oneline(e)}",
+                    next="the upload goes on without them",
+                )
+
+
+def _oneline(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        where = f" ({e.filename})" if e.filename else ""
+        return f"{e.strerror}{where}"
+    return f"{type(e).__name__}: {e}"

@@ -49,7 +49,7 @@ from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.crc import crc32c
 from s3tui.engine.gate import LIGHT_PER_SLOT
-from s3tui.engine.job import Result, SteeredJob
+from s3tui.engine.job import ABORT_ATTEMPT, WORKERS_JOIN, AbortOutcome, Result, SteeredJob
 from s3tui.engine.plan import plan_parts
 from s3tui.engine.progress import FileState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
@@ -112,6 +112,7 @@ class _File:
     __slots__ = (
         "attempts",
         "checksum",
+        "completing",
         "end",
         "entry",
         "etag",
@@ -141,6 +142,7 @@ class _File:
         self.failed: str | None = None
         self.settled = False
         self.upload_id: str | None = None
+        self.completing = False  # CompleteMultipartUpload was sent: the upload may be gone
         self.parts: dict[int, tuple[str, int]] = {}
         self.next_part = 1
         self.inflight = 0
@@ -162,7 +164,7 @@ class TreeUpload(SteeredJob):
     """An :class:`~s3tui.engine.job.UploadJob` for files and directory trees."""
 
     # What a cancel leaves behind, for the driver's "interrupted: ..." message.
-    cancel_note = "open multipart uploads were aborted; files already uploaded stay"
+    stop_note = "open multipart uploads were aborted; files already uploaded stay"
 
     def __init__(
         self,
@@ -207,6 +209,7 @@ class TreeUpload(SteeredJob):
         self._total_parts = 0
         self._probe = {"write": "none", "head": "none"}  # none -> flying -> passed
         self._base_args = self.options.to_s3_args()
+        self._unconfirmed = 0  # aborts the stop path could not confirm
 
     # --- the job ---
     def run(self) -> Result:
@@ -507,6 +510,7 @@ class TreeUpload(SteeredJob):
         def call(sent: Callable[[int], None]) -> dict[str, Any]:
             # After every part was read: a change since the listing means a torn object.
             self._check_unchanged(f, allow_vanished=True)
+            f.completing = True
             retried = next(attempts) > 0
             return self.remote.complete_or_confirm(e.key, upload_id, ordered, e.size, retried)
 
@@ -595,8 +599,7 @@ class TreeUpload(SteeredJob):
             self._abort(f)
         f.end = time.monotonic()
         f.stat = self._file_stat(f)
-        for fn in self._on_file:
-            fn(f.stat)
+        self._tell_file(f.stat)
         with self._cond:
             self._unsettled -= 1
             if self._unsettled == 0:
@@ -665,7 +668,20 @@ class TreeUpload(SteeredJob):
             upload_id, f.upload_id = f.upload_id, None
         if upload_id is None:
             return
-        self._abort_upload(f.entry.key, upload_id, f.entry.path)
+        self._abort_uploads([(f.entry.key, upload_id, f.entry.path)])
+
+    def _tell_file(self, stat: FileStat) -> None:
+        for fn in list(self._on_file):
+            try:
+                fn(stat)
+            except Exception as e:  # e.g. --stats-file on a full disk: say so once, go on
+                self._on_file.remove(fn)
+                self.progress.event(
+                    "warning",
+                    "stats",
+                    reason=f"cannot record files: {type(e).__name__}: {e}",
+                    next="the upload goes on without them",
+                )
 
     def _delete_object(self, f: _File) -> None:
         try:
@@ -689,15 +705,49 @@ class TreeUpload(SteeredJob):
     def _cleanup(self) -> None:
         self._stop.set()
         self.transfer.watchdog.fire_all()
-        self.transfer.shutdown(wait=True, timeout=30.0)
+        self.transfer.shutdown(wait=True, timeout=WORKERS_JOIN)
+        try:
+            self._settle_open_uploads()
+            self._settle_lost_creates()
+        finally:
+            self.transfer.close()
         for f in self.files:
-            if f.upload_id is not None:
-                self._abort(f)
             if not f.settled:
-                stat = self._file_stat(f)
-                for fn in self._on_file:
-                    fn(stat)
+                self._tell_file(self._file_stat(f))
         self.file_stats = [f.stat or self._file_stat(f) for f in self.files]
+
+    def _settle_open_uploads(self) -> None:
+        """Abort every upload still open, all at once; a file whose completion was sent and
+        whose upload is gone may have been stored after all: it counts as uploaded only if
+        the object is exactly its parts."""
+        open_files = [f for f in self.files if f.upload_id is not None]
+        ids = {f.upload_id: f for f in open_files}
+        for f in open_files:
+            f.upload_id = None
+        outcomes = self._abort_uploads([(f.entry.key, u, f.entry.path) for u, f in ids.items()])
+        for upload_id, outcome in outcomes.items():
+            f = ids[upload_id]
+            if outcome is AbortOutcome.UNCONFIRMED:
+                self._unconfirmed += 1
+            if outcome is AbortOutcome.ABORTED or not f.completing or f.failed is not None:
+                continue
+            ordered = sorted((n, etag, crc) for n, (etag, crc) in f.parts.items())
+            with contextlib.suppress(Exception), self.transfer.watchdog.guard(ABORT_ATTEMPT):
+                found = self.remote.completed_already(f.entry.key, f.entry.size, ordered)
+                if found is not None:
+                    f.etag = (found.get("ETag") or "").strip('"') or None
+                    f.checksum = composite_crc32c_b64([crc for _, _, crc in ordered])
+                    f.state = FileState.DONE
+                    self.progress.file_state(f.entry.path, FileState.DONE)
+
+    def left_behind(self) -> str | None:
+        if self._unconfirmed:
+            n = self._unconfirmed
+            return (
+                f"{n} multipart upload{'s' if n != 1 else ''} could not be aborted (`s3tui "
+                "cleanup` retries); files already uploaded stay"
+            )
+        return None
 
     def _file_stat(self, f: _File) -> FileStat:
         end = f.end if f.end is not None else time.monotonic()
@@ -731,7 +781,7 @@ class TreeUpload(SteeredJob):
         what = f"{len(done)} file{'s' if len(done) != 1 else ''} ({format_size(size)})"
         extra = f", {skipped} skipped (already there)" if skipped else ""
         if self._outcome is not None:
-            code, message = self._outcome
+            code, message = self._final_outcome()
             if done:
                 message += f" ({len(done)} of {total} files had been uploaded)"
             phase = Phase.FAILED if code == EXIT_FAILED else Phase.CANCELLED

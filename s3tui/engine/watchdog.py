@@ -91,10 +91,11 @@ class Watchdog:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._generation = 0
 
-    def _run(self) -> None:
+    def _run(self, generation: int) -> None:
         with self._cond:
-            while not self._stopped:
+            while not self._stopped and self._generation == generation:
                 now = time.monotonic()
                 while self._heap and self._heap[0][0] <= now:
                     _, _, guard = heapq.heappop(self._heap)
@@ -107,9 +108,15 @@ class Watchdog:
         g = Guard(seconds)
         entry = (g.expires, next(self._seq), g)
         with self._cond:
-            if self._thread is None:
+            if self._thread is None or self._stopped:
+                # Also after stop(): a guard whose deadline nobody watches would never fire.
+                self._stopped = False
+                self._generation += 1
                 self._thread = threading.Thread(
-                    target=self._run, name="s3tui-watchdog", daemon=True
+                    target=self._run,
+                    args=(self._generation,),
+                    name="s3tui-watchdog",
+                    daemon=True,
                 )
                 self._thread.start()
             heapq.heappush(self._heap, entry)

@@ -39,6 +39,7 @@ class HeadlessReporter:
         self._thread = threading.Thread(target=self._loop, name="s3tui-report", daemon=True)
         self._lock = threading.Lock()
         self._line_open = False
+        self._gone = False  # the output broke (a closed pipe): stop writing, keep uploading
         progress.subscribe(self._on_event)
 
     def start(self) -> None:
@@ -55,22 +56,30 @@ class HeadlessReporter:
     # --- output ---
     def _write(self, text: str, transient: bool = False) -> None:
         with self._lock:
-            if self._line_open:
-                self.out.write("\r\x1b[K")
-                self._line_open = False
-            if transient and self.tty:
-                self.out.write(text)
-                self._line_open = True
-            else:
-                self.out.write(text + "\n")
-            self.out.flush()
+            if self._gone:
+                return
+            try:
+                if self._line_open:
+                    self.out.write("\r\x1b[K")
+                    self._line_open = False
+                if transient and self.tty:
+                    self.out.write(text)
+                    self._line_open = True
+                else:
+                    self.out.write(text + "\n")
+                self.out.flush()
+            except (OSError, ValueError):  # a reader that went away never stops the upload
+                self._gone = True
 
     def _end_line(self) -> None:
         with self._lock:
-            if self._line_open:
-                self.out.write("\r\x1b[K")
-                self.out.flush()
-                self._line_open = False
+            if self._line_open and not self._gone:
+                try:
+                    self.out.write("\r\x1b[K")
+                    self.out.flush()
+                except (OSError, ValueError):
+                    self._gone = True
+            self._line_open = False
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

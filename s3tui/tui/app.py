@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,9 +29,10 @@ from textual.widget import Widget
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from s3tui.drive import STOP_SIGNALS
 from s3tui.engine.job import Result, UploadJob
 from s3tui.engine.progress import Event, RateMeter
-from s3tui.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM
+from s3tui.errors import EXIT_FAILED, EXIT_SIGINT
 from s3tui.tui.frame import Frame
 from s3tui.tui.runner import JobRunner
 from s3tui.tui.screens import ConfirmAbort, HelpScreen, SummaryScreen
@@ -336,10 +336,7 @@ class UploadApp(App[Result]):
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig, code, reason in (
-            (signal.SIGINT, EXIT_SIGINT, "interrupted"),
-            (signal.SIGTERM, EXIT_SIGTERM, "terminated"),
-        ):
+        for sig, (code, reason) in STOP_SIGNALS.items():
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop, code, reason)
                 self._signals.append(sig)

@@ -6,11 +6,12 @@ import base64
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from s3tui.engine.journal import Journal
-from s3tui.engine.remote.errors import RemoteError, error_code
+from s3tui.engine.remote.errors import RemoteError, answer_lost, error_code
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,6 +51,10 @@ def _echoed_checksum(resp: dict[str, Any], expected: str, what: str) -> str | No
     return got
 
 
+# Seconds before a lost create was sent that an upload's Initiated may still show: S3 gives
+# whole seconds, and the listing's Date header is read a round trip after the server's clock.
+STRAY_SLACK = 5.0
+
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 
 
@@ -83,6 +88,9 @@ class Remote:
         self._connect = connect
         self._connect_lock = threading.Lock()
         self.bucket = bucket
+        self._lock = threading.Lock()
+        self._created: set[str] = set()  # every upload id this remote opened
+        self._lost_creates: list[tuple[str, float, str | None]] = []  # (key, wall time, note)
         # Notes every upload this process opens until it is completed or aborted (s3tui cleanup).
         self.journal = journal
         self.endpoint = client.meta.endpoint_url if client is not None else endpoint or ""
@@ -101,13 +109,65 @@ class Remote:
     def create_multipart(
         self, key: str, extra: dict[str, Any], spool_dir: str | None = None
     ) -> str:
-        resp = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C", **extra
-        )
+        started = time.time()
+        try:
+            resp = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C", **extra
+            )
+        except Exception as e:
+            if answer_lost(e):  # sent, no answer: the server may have opened an upload
+                self._note_lost_create(key, started)
+            raise
         upload_id = resp["UploadId"]
+        with self._lock:
+            self._created.add(upload_id)
         if self.journal is not None:
             self.journal.opened(self.bucket, key, upload_id, spool_dir)
         return upload_id
+
+    def _note_lost_create(self, key: str, started: float) -> None:
+        name = self.journal.creating(self.bucket, key, started) if self.journal else None
+        with self._lock:
+            self._lost_creates.append((key, started, name))
+
+    def settle_lost_creates(self) -> int:
+        """Abort the uploads that creates whose answer was lost may have opened; returns how
+        many were aborted. Raises if the key's uploads cannot be listed (the journal keeps the
+        note, and ``s3tui cleanup`` settles it later)."""
+        aborted = 0
+        while True:
+            with self._lock:
+                if not self._lost_creates:
+                    return aborted
+                key, started, name = self._lost_creates[0]
+                known = set(self._created)
+            aborted += self.abort_strays(key, started, known)
+            with self._lock:
+                self._lost_creates.pop(0)
+            if name is not None and self.journal is not None:
+                self.journal.closed(name)
+
+    def abort_strays(
+        self, key: str, since: float, known: set[str] | frozenset[str] = frozenset()
+    ) -> int:
+        """Abort the open uploads of exactly ``key`` initiated since wall time ``since`` (minus
+        a few seconds), except ``known`` ones. The server's clock is read from the listing's own
+        Date header, so a skewed local clock does not move the window."""
+        from email.utils import parsedate_to_datetime  # rare: not on the quick path
+
+        resp = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        date = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        now_there = parsedate_to_datetime(date).timestamp() if date else time.time()
+        window = now_there - (time.time() - since) - STRAY_SLACK
+        aborted = 0
+        for u in resp.get("Uploads", []):
+            initiated = u.get("Initiated")
+            if u.get("Key") != key or u.get("UploadId") in known or initiated is None:
+                continue
+            if initiated.timestamp() >= window:
+                self.abort(key, u["UploadId"])
+                aborted += 1
+        return aborted
 
     def upload_part(
         self, key: str, upload_id: str, number: int, body: BinaryIO, size: int, crc: int
@@ -183,15 +243,19 @@ class Remote:
             return None
         return {"ETag": head.get("ETag")}
 
-    def abort(self, key: str, upload_id: str) -> None:
-        """Abort; an upload that is already gone (NoSuchUpload) counts as aborted."""
+    def abort(self, key: str, upload_id: str) -> bool:
+        """Abort; False when the upload was already gone (NoSuchUpload), which is not the same:
+        a CompleteMultipartUpload still in flight may have turned it into the object."""
+        aborted = True
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except Exception as e:
             if error_code(e) not in ("NoSuchUpload", "404"):
                 raise
+            aborted = False
         if self.journal is not None:
             self.journal.closed(upload_id)
+        return aborted
 
     def put_object(
         self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]

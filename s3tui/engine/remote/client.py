@@ -42,16 +42,30 @@ class _GuardedConnectionMixin:
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
+        _no_send_timeout(self.sock)
         watchdog.note_socket(self.sock, self)
 
     def putrequest(self, *args: Any, **kwargs: Any) -> None:
         self.body_phase = False
+        _no_send_timeout(self.sock)
         watchdog.note_socket(self.sock, self)
         super().putrequest(*args, **kwargs)  # type: ignore[misc]
 
     def endheaders(self, *args: Any, **kwargs: Any) -> None:
         super().endheaders(*args, **kwargs)  # type: ignore[misc]
         self.body_phase = True
+
+
+def _no_send_timeout(sock: Any) -> None:
+    """A request is sent with no socket timeout: the watchdog's deadline, which grows with the
+    body and the bandwidth estimate, is its only clock. Left as it was, the socket keeps the
+    connect timeout (10 s) while the body goes out, and on a slow link the kernel can take
+    longer than that to free room in a full send buffer: every attempt would be cut at 10 s
+    however much time its deadline gave. urllib3 sets the read timeout once the request is
+    sent, for the wait on the answer."""
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(None)
 
 
 class _GuardedHTTPConnection(_GuardedConnectionMixin, botocore.awsrequest.AWSHTTPConnection):

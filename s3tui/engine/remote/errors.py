@@ -90,6 +90,23 @@ def error_code(exc: BaseException) -> str | None:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def answer_lost(exc: BaseException) -> bool:
+    """Whether a request that failed with ``exc`` may have taken effect on the server: it was
+    sent (or partly sent) and no answer came back. A refusal from the server, a connection that
+    never opened, or a request botocore never sent (no credentials, bad parameters) did not."""
+    if error_code(exc) is not None:
+        return False
+    if isinstance(exc, DeadlineExceeded):
+        return True
+    bx = _botocore_exceptions()
+    if bx is not None:
+        if isinstance(exc, bx.HTTPClientError):  # read timeouts, closed connections, resets
+            return True
+        if isinstance(exc, bx.BotoCoreError):  # connect failures, credentials, parameters
+            return False
+    return isinstance(exc, OSError)
+
+
 def classify(exc: BaseException, bucket: str = "", key: str = "", endpoint: str = "") -> Failure:
     """Decide whether an exception from a request is worth another attempt."""
     endpoint = endpoint or "the S3 endpoint"
