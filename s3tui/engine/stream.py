@@ -398,8 +398,8 @@ class StreamUpload(SteeredJob):
         """Abort what is open and, if the request that makes the object was sent and no answer
         came back, find out what the server did: the object may be stored all the same."""
         outcome = self._abort()
-        if outcome is AbortOutcome.ABORTED:
-            return  # the upload existed until now: no completion can have taken effect
+        # Not even a confirmed abort proves the completion failed: some stores (SeaweedFS)
+        # answer an abort of an upload that no longer exists with success.
         sent = self._final_parts is not None or self._final_put is not None
         if sent and (self._fate_unknown or outcome is AbortOutcome.GONE):
             dest = self.progress.dest

@@ -291,12 +291,13 @@ class Transfer:
                 self.progress.event(
                     "warning",
                     "stats",
-                    reason=f"cannot record attempts: {_oneline(e)}",
+                    reason=f"cannot record attempts: {error_line(e)}",
                     next="the upload goes on without them",
                 )
 
 
-def _oneline(e: BaseException) -> str:
+def error_line(e: BaseException) -> str:
+    """An exception from outside the request path (a callback, a file) as words."""
     if isinstance(e, OSError) and e.strerror:
         where = f" ({e.filename})" if e.filename else ""
         return f"{e.strerror}{where}"

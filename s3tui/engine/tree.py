@@ -54,7 +54,7 @@ from s3tui.engine.plan import plan_parts
 from s3tui.engine.progress import FileState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
 from s3tui.engine.stats import AttemptRecord, FileStat
-from s3tui.engine.transfer import Task, Transfer, Withdrawn
+from s3tui.engine.transfer import Task, Transfer, Withdrawn, error_line
 from s3tui.engine.walk import (
     Entry,
     Filter,
@@ -675,11 +675,14 @@ class TreeUpload(SteeredJob):
             try:
                 fn(stat)
             except Exception as e:  # e.g. --stats-file on a full disk: say so once, go on
-                self._on_file.remove(fn)
+                with self._cond:
+                    if fn not in self._on_file:
+                        continue  # another worker's call failed first and said so
+                    self._on_file.remove(fn)
                 self.progress.event(
                     "warning",
                     "stats",
-                    reason=f"cannot record files: {type(e).__name__}: {e}",
+                    reason=f"cannot record files: {error_line(e)}",
                     next="the upload goes on without them",
                 )
 

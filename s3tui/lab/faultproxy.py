@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
-FaultKind = Literal["stall", "stall_response", "lose_response", "reset", "respond", "corrupt"]
+FaultKind = Literal[
+    "stall", "stall_response", "lose_response", "reset", "respond", "corrupt", "drop"
+]
 
 _RECV = 256 * 1024  # large buffers: an unthrottled proxy must not be the bottleneck
 _MAX_HEAD = 64 * 1024
@@ -65,6 +67,12 @@ class Fault:
         return cls("stall_response")
 
     @classmethod
+    def drop(cls) -> Fault:
+        """Take the request and never forward or answer it: a network that lost it on the way
+        (the server never acts, the client waits until it gives up)."""
+        return cls("drop")
+
+    @classmethod
     def lose_response(cls) -> Fault:
         """Forward the whole request, let the server answer, then reset the client's connection
         without a byte of that answer: the request took effect, the client cannot know."""
@@ -103,6 +111,7 @@ class Fault:
 stall = Fault.stall
 stall_response = Fault.stall_response
 lose_response = Fault.lose_response
+drop = Fault.drop
 reset = Fault.reset
 respond = Fault.respond
 slow_down = Fault.slow_down
@@ -495,6 +504,9 @@ class FaultProxy:
                 self._sleep(self.latency)
                 if fault is not None and fault.kind == "respond":
                     self._respond(client, reader, req, fault)
+                    break
+                if fault is not None and fault.kind == "drop":
+                    self._hold_until_closed(client)
                     break
                 if conn.upstream is None:
                     self._connect_upstream(conn)

@@ -6,6 +6,7 @@ CLI can import :mod:`s3tui.tui.terminal` and decide on headless mode without pay
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -52,6 +53,7 @@ def run_dashboard(job: UploadJob, *, out: TextIO | None = None) -> Result:
                 job.cancel(EXIT_SIGINT, "dashboard closed")
             runner.wait(timeout=60)
             result = app.outcome or Result(1, "the dashboard stopped unexpectedly; upload aborted")
-    for line in outcome_lines(result, job.progress.source, job.progress.dest):
-        print(line, file=out or sys.stderr)
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        for line in outcome_lines(result, job.progress.source, job.progress.dest):
+            print(line, file=out or sys.stderr)
     return result

@@ -33,6 +33,7 @@ from s3tui.drive import STOP_SIGNALS
 from s3tui.engine.job import Result, UploadJob
 from s3tui.engine.progress import Event, RateMeter
 from s3tui.errors import EXIT_FAILED, EXIT_SIGINT
+from s3tui.tui import hangup
 from s3tui.tui.frame import Frame
 from s3tui.tui.runner import JobRunner
 from s3tui.tui.screens import ConfirmAbort, HelpScreen, SummaryScreen
@@ -121,7 +122,8 @@ class UploadApp(App[Result]):
         ``runner``: the job already running on its own thread (the CLI starts it before
         loading Textual); without one the app runs the job in a thread worker once mounted.
         """
-        super().__init__()
+        # The real CLI's terminal may hang up under it (SIGHUP); tests run headless drivers.
+        super().__init__(driver_class=hangup.driver_class() if handle_signals else None)
         self.job = job
         self.progress = job.progress
         self._spool_free_fn = spool_free_fn or disk_free

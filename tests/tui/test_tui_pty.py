@@ -131,6 +131,12 @@ class PtyRun:
         self._reader.join(5)
         return code
 
+    def hang_up(self) -> None:
+        """Close the terminal's master side, as an ssh session that drops does: the kernel
+        sends SIGHUP to the child, whose controlling terminal it was."""
+        master, self.master = self.master, -1
+        os.close(master)
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -139,7 +145,8 @@ class PtyRun:
             with contextlib.suppress(BrokenPipeError):
                 self.proc.stdin.close()
         self._reader.join(5)
-        os.close(self.master)
+        if self.master >= 0:
+            os.close(self.master)
 
 
 @pytest.fixture
@@ -215,5 +222,22 @@ def test_q_then_y_mid_stream_aborts_with_130(pty_put: Any, s3_client: Any, bucke
     assert "s3tui: upload cancelled" in run.text()
     listed = s3_client.list_objects_v2(Bucket=bucket).get("Contents", [])
     assert not listed, [o["Key"] for o in listed]
+    assert_no_incomplete_uploads(s3_client, bucket)
+    assert_spool_empty(pty_put.spool)
+
+
+def test_terminal_hang_up_aborts_with_129(pty_put: Any, s3_client: Any, bucket: str) -> None:
+    data = random_bytes(60 * MiB, seed=13)
+    run = pty_put("pty/hung-up")
+    feeder = run.feed_in_thread(data, rate=6 * MiB)
+    run.wait_for("Parts in flight")
+    deadline = time.monotonic() + 20
+    while run.fed < 12 * MiB and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.hang_up()
+    assert run.wait() == 129
+    feeder.join(10)
+    assert run.fed < len(data)
+    assert not s3_client.list_objects_v2(Bucket=bucket).get("Contents")
     assert_no_incomplete_uploads(s3_client, bucket)
     assert_spool_empty(pty_put.spool)
