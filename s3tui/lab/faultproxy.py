@@ -25,7 +25,7 @@ from typing import Literal, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 FaultKind = Literal[
-    "stall", "stall_response", "lose_response", "reset", "respond", "corrupt", "drop"
+    "stall", "stall_response", "lose_response", "reset", "respond", "corrupt", "drop", "pause"
 ]
 
 _RECV = 256 * 1024  # large buffers: an unthrottled proxy must not be the bottleneck
@@ -54,6 +54,7 @@ class Fault:
     status: int = 0
     code: str = ""
     message: str = ""
+    seconds: float = 0.0
 
     @classmethod
     def stall(cls, after_bytes: int = 0) -> Fault:
@@ -65,6 +66,13 @@ class Fault:
     def stall_response(cls) -> Fault:
         """Forward the whole request but never return the response."""
         return cls("stall_response")
+
+    @classmethod
+    def pause(cls, seconds: float, after_bytes: int = 0) -> Fault:
+        """Forward headers + after_bytes of body, read nothing for ``seconds``, then go on: a
+        link that stops for a while (a handover, a congested hop) and comes back. The client's
+        send blocks meanwhile, however short its socket timeout."""
+        return cls("pause", after_bytes=after_bytes, seconds=seconds)
 
     @classmethod
     def drop(cls) -> Fault:
@@ -555,7 +563,8 @@ class FaultProxy:
         if not head_is_last or req.chunked:
             flip = fault.after_bytes if fault and kind == "corrupt" else None
             with contextlib.suppress(_LimitReached):
-                self._forward_body(up, reader, req, limit, before_last, flip)
+                pause = (fault.after_bytes, fault.seconds) if fault and kind == "pause" else None
+                self._forward_body(up, reader, req, limit, before_last, flip, pause)
             if req.chunked:
                 conn.delay_next_response = True
         if kind == "reset":
@@ -580,6 +589,7 @@ class FaultProxy:
         limit: int | None,
         before_last: Callable[[], None],
         flip: int | None = None,
+        pause: tuple[int, float] | None = None,
     ) -> None:
         sent = 0
         next_at = time.monotonic()
@@ -599,6 +609,10 @@ class FaultProxy:
                 data[flip - sent] ^= 0xFF
             up.sendall(data)
             sent += n
+            nonlocal pause
+            if pause is not None and sent >= pause[0]:
+                self._sleep(pause[1])
+                pause = None
             if limit is not None and sent >= limit:
                 raise _LimitReached()
             bw = self.bandwidth
