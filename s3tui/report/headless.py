@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from s3tui.engine.job import Result
-from s3tui.engine.progress import Event, Progress, RateMeter, Snapshot
+from s3tui.engine.progress import STDERR_EVENT, Event, Progress, RateMeter, Snapshot
 from s3tui.engine.stats import AttemptRecord, FileStat, percentile
 from s3tui.sizes import format_rate, format_size
 
@@ -85,6 +85,13 @@ class HeadlessReporter:
             self._write(progress_line(snap, rate), transient=True)
 
     def _on_event(self, ev: Event) -> None:
+        if ev.kind == STDERR_EVENT:
+            # The --from command's own stderr: passed through as it was written, even with -q
+            # (it is where a failing command says why).
+            self._write(
+                json.dumps({"type": "stderr", "line": ev.reason}) if self.json else ev.reason
+            )
+            return
         # A final failure is reported once, by the summary; retries and warnings as they happen.
         if ev.kind == "failed" or (self.quiet and ev.kind != "warning"):
             return
