@@ -535,18 +535,20 @@ def run_from(args: PutArgs) -> int:
         source_label=command_label(args.from_cmd),
         producer=producer,
     )
-    try:
+
+    def start() -> None:
         try:
             producer.start(job.progress, job.transfer.stop)
         except OSError as e:
-            producer.stop()
             raise S3tuiError(
                 f"cannot run the command with {producer.shell.argv[0]}: {e.strerror or e}"
             ) from None
         finally:
             if cmd_stdin not in (0, subprocess.DEVNULL):
                 os.close(cmd_stdin)  # the command has its own copy
-        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
+
+    try:
+        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_start=start)
     finally:
         producer.stop()  # the job stops it on every way out; this covers a failed start
         if stats:
