@@ -29,7 +29,9 @@ class HeadlessReporter:
         quiet: bool = False,
     ) -> None:
         self.progress = progress
-        self.out = stream or sys.stderr
+        # None when s3tui was started with fd 2 closed (`2>&-`): then there is nowhere to write.
+        self.out: TextIO | None = stream or sys.stderr
+        self._dead = self.out is None
         self.json = json_lines
         self.tty = bool(getattr(self.out, "isatty", lambda: False)()) and not json_lines
         self.interval = interval if interval is not None else (1.0 if self.tty else 10.0)
@@ -54,23 +56,33 @@ class HeadlessReporter:
 
     # --- output ---
     def _write(self, text: str, transient: bool = False) -> None:
+        """Never raises: a closed or broken stderr must not fail the upload (this runs in the
+        engine's threads) nor turn a stored object into exit 1; output just stops."""
         with self._lock:
-            if self._line_open:
-                self.out.write("\r\x1b[K")
-                self._line_open = False
-            if transient and self.tty:
-                self.out.write(text)
-                self._line_open = True
-            else:
-                self.out.write(text + "\n")
-            self.out.flush()
+            if self._dead or self.out is None:
+                return
+            try:
+                if self._line_open:
+                    self.out.write("\r\x1b[K")
+                    self._line_open = False
+                if transient and self.tty:
+                    self.out.write(text)
+                    self._line_open = True
+                else:
+                    self.out.write(text + "\n")
+                self.out.flush()
+            except (OSError, ValueError):
+                self._dead = True
 
     def _end_line(self) -> None:
         with self._lock:
-            if self._line_open:
-                self.out.write("\r\x1b[K")
-                self.out.flush()
+            if self._line_open and not self._dead and self.out is not None:
                 self._line_open = False
+                try:
+                    self.out.write("\r\x1b[K")
+                    self.out.flush()
+                except (OSError, ValueError):
+                    self._dead = True
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

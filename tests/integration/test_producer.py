@@ -4,6 +4,7 @@ decides whether anything is stored, its stderr reaches the user, a stop stops it
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -316,3 +317,37 @@ def test_put_help_says_what_a_pipe_cannot_see(s3_env: dict[str, str]) -> None:
     assert p.returncode == 0
     assert "--from CMD" in text and "only if CMD exits 0" in text
     assert "cannot see whether the producer of a pipe succeeded" in text
+
+
+@pytest.mark.parametrize("source", ["stdin", "--from"])
+def test_a_closed_stderr_neither_blocks_nor_fails_the_upload(
+    source: str,
+    local_s3: LocalS3,
+    s3_client: Any,
+    bucket: str,
+    s3_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """`s3tui ... 2>&1 | head -1`: writing progress fails; the upload and its exit code must not.
+
+    Before, the broken pipe surfaced as exit 1 ("nothing was stored") with the object stored.
+    """
+    spool = tmp_path / "spool"
+    data = random_bytes(12 * MiB, seed=42)
+    src = tmp_path / "data"
+    src.write_bytes(data)
+    chatty = f"for i in $(seq 3000); do echo err $i >&2; done; cat {shlex.quote(str(src))}"
+    if source == "stdin":
+        argv = s3tui_cmd("put", "-", f"s3://{bucket}/k", "--endpoint-url", local_s3.endpoint_url)
+        argv += ["--spool-dir", str(spool), "--chunk-size", "5MiB"]
+    else:
+        argv = _cmd(chatty, f"s3://{bucket}/k", endpoint=local_s3.endpoint_url, spool=spool)
+    r, w = os.pipe()
+    os.close(r)  # every write to s3tui's stderr fails with EPIPE
+    try:
+        with open(src, "rb") as stdin:
+            p = subprocess.run(argv, stdin=stdin, stderr=w, env=s3_env, timeout=60)
+    finally:
+        os.close(w)
+    assert p.returncode == 0
+    assert_landed(s3_client, bucket, {"k": data}, spool)
