@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "For backups use --from CMD instead of a pipe: a pipe ends the same way whether its "
         "producer finished or died, so `pg_dump | s3tui put - DEST` stores a truncated dump "
         "when pg_dump is killed; `s3tui put --from 'pg_dump db | gzip' DEST` stores the object "
-        "only if the command exits 0. For a bare pipe, --min-size and --expected-size are "
-        "the only guards against a short stream.",
+        "only if the command exits 0. For a bare pipe, --min-size (against a short stream) and "
+        "--expected-size (a long one) are the only guards.",
     )
     put.add_argument(
         "paths",
