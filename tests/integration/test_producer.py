@@ -351,3 +351,28 @@ def test_a_closed_stderr_neither_blocks_nor_fails_the_upload(
         os.close(w)
     assert p.returncode == 0
     assert_landed(s3_client, bucket, {"k": data}, spool)
+
+
+def test_dashboard_shows_the_commands_stderr_and_keeps_the_old_object(
+    local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """In a terminal --from opens the dashboard (stdin is not data): the command's stderr is in
+    its log, the failure in its summary, and the exit code is headless mode's."""
+    from tests.tui.test_tui_pty import COLS, ROWS, PtyRun
+
+    s3_client.put_object(Bucket=bucket, Key="db.dump", Body=OLD)
+    spool = tmp_path / "spool"
+    command = "echo 'pg_dump: error: connection lost' >&2; head -c 12000000 /dev/zero; exit 3"
+    env = {**s3_env, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS)}
+    run = PtyRun(
+        _cmd(command, f"s3://{bucket}/db.dump", endpoint=local_s3.endpoint_url, spool=spool), env
+    )
+    try:
+        run.wait_for("Press any key to close", timeout=60)
+        assert "connection lost" in run.text()
+        run.press(b" ")
+        assert run.wait() == 1, run.text()[-3000:]
+        assert "the command exited with status 3" in run.text()
+    finally:
+        run.close()
+    assert_landed(s3_client, bucket, {"db.dump": OLD}, spool)
