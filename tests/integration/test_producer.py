@@ -216,15 +216,17 @@ def test_a_blocked_stderr_does_not_block_the_command(
     assert_landed(s3_client, bucket, {"k": bytes(1000)}, spool)
 
 
+PRODUCING = (
+    "echo $$ >> {P}; while :; do echo $BASHPID >> {P}; head -c 1000000 /dev/zero; "
+    "sleep 0.05; done | cat"
+)
+
+
 @pytest.mark.parametrize(
     ("how", "command", "n_pids"),
     [
-        (
-            "producing",
-            "echo $$ >> {P}; while :; do echo $BASHPID >> {P}; head -c 1000000 /dev/zero; "
-            "sleep 0.05; done | cat",
-            2,
-        ),
+        ("producing", PRODUCING, 2),
+        ("producing, SIGINT", PRODUCING, 2),
         # SIGTERM ignored by the whole group: SIGKILL after the grace period.
         (
             "ignoring SIGTERM",
@@ -240,7 +242,7 @@ def test_a_blocked_stderr_does_not_block_the_command(
         ),
     ],
 )
-def test_sigterm_stops_the_command_and_aborts(
+def test_a_signal_stops_the_command_and_aborts(
     how: str,
     command: str,
     n_pids: int,
@@ -269,14 +271,16 @@ def test_sigterm_stops_the_command_and_aborts(
         time.sleep(1.5)  # parts are being read and stored
         assert not any(_dead(pid) for pid in noted())
         t0 = time.monotonic()
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(30) == 143
+        sigint = how.endswith("SIGINT")
+        p.send_signal(signal.SIGINT if sigint else signal.SIGTERM)
+        assert p.wait(30) == (130 if sigint else 143)
         assert time.monotonic() - t0 < 10
     finally:
         p.kill()
         p.wait()
     err = p.stderr.read().decode() if p.stderr else ""
-    assert "terminated (SIGTERM)" in err and "Traceback" not in err, err
+    said = "interrupted (Ctrl-C)" if how.endswith("SIGINT") else "terminated (SIGTERM)"
+    assert said in err and "Traceback" not in err, err
     assert all(_dead(pid) for pid in noted()), (how, noted())
     assert_landed(s3_client, bucket, {"db.dump": OLD}, spool)
 
