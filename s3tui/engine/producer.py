@@ -156,6 +156,7 @@ class CommandProducer:
             )
         finally:
             os.close(self._stdout_w)  # the child holds the write end: its exit is our EOF
+            self._stdout_w = -1
         assert self._proc.stderr is not None
         self._drainer = threading.Thread(
             target=self._drain, args=(self._proc.stderr.fileno(),), name="s3tui-cmd-stderr"
@@ -183,17 +184,23 @@ class CommandProducer:
 
     def stop(self) -> None:
         """Stop what is left of the command's process group (SIGTERM, then SIGKILL), reap it
-        and close its pipes. Idempotent; after a success it only closes the pipes."""
+        and close its pipes. Idempotent. After a success only background processes the command
+        left in its group are left to stop: s3tui leaves nothing of the command running."""
         with self._lock:
             if self._stopped:
                 return
             self._stopped = True
         proc = self._proc
-        if proc is not None:
+        if proc is None:
+            if self._stdout_w >= 0:  # never started: the write end is still ours
+                os.close(self._stdout_w)
+                self._stdout_w = -1
+        else:
             if proc.poll() is None or _group_alive(proc.pid):
                 self._kill_group(proc)
             self._flush()
-            if proc.stderr is not None:
+            # Not under a drainer still reading it (its number could be reused at once).
+            if proc.stderr is not None and not (self._drainer and self._drainer.is_alive()):
                 with contextlib.suppress(OSError):
                     proc.stderr.close()
         self._close_stdout()
@@ -207,8 +214,7 @@ class CommandProducer:
 
     def _kill_group(self, proc: subprocess.Popen[bytes]) -> None:
         _signal_group(proc.pid, signal.SIGTERM)
-        # A writer blocked on a full pipe would not see the signal until it returns; closing
-        # our end makes the write fail at once.
+        # A writer that ignores SIGTERM gets SIGPIPE (or EPIPE) at its next write instead.
         self._close_stdout()
         end = time.monotonic() + self.grace
         while time.monotonic() < end:

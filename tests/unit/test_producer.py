@@ -106,3 +106,12 @@ def test_without_bash_sh_runs_it_and_says_whether_pipefail_exists() -> None:
 def test_the_label_names_the_program_only(command: str, label: str) -> None:
     assert command_label(command) == label
     assert "s3cret" not in label.lower()
+
+
+def test_stop_without_start_closes_both_ends() -> None:
+    before = len(os.listdir("/proc/self/fd"))
+    producer = CommandProducer("true")
+    assert len(os.listdir("/proc/self/fd")) == before + 2  # the stdout pipe
+    producer.stop()
+    producer.stop()  # idempotent
+    assert len(os.listdir("/proc/self/fd")) == before
