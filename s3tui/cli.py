@@ -49,11 +49,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     put = sub.add_parser(
         "put",
-        help="upload stdin ('-'), a file or a directory tree",
-        description="Upload SOURCE to DEST (s3://BUCKET/KEY). SOURCE '-' reads stdin.",
+        help="upload the output of a command (--from), stdin ('-'), a file or a directory tree",
+        description="Upload SOURCE to DEST (s3://BUCKET/KEY). SOURCE '-' reads stdin. "
+        "For backups use --from CMD instead of a pipe: a pipe ends the same way whether its "
+        "producer finished or died, so `pg_dump | s3tui put - DEST` stores a truncated dump "
+        "when pg_dump is killed; `s3tui put --from 'pg_dump db | gzip' DEST` stores the object "
+        "only if the command exits 0. For a bare pipe, --min-size (against a short stream) and "
+        "--expected-size (a long one) are the only guards.",
     )
     put.add_argument(
-        "paths", nargs="*", metavar="SOURCE... DEST", help="'-' for stdin, then s3://BUCKET/KEY"
+        "paths",
+        nargs="*",
+        metavar="SOURCE... DEST",
+        help="'-' for stdin (s3tui cannot see whether the producer of a pipe succeeded), then "
+        "s3://BUCKET/KEY; with --from, DEST alone",
+    )
+    put.add_argument(
+        "--from",
+        dest="from_cmd",
+        metavar="CMD",
+        help="run CMD (bash -o pipefail -c CMD) and upload its stdout; its stderr is shown; the "
+        "object is stored only if CMD exits 0, else nothing at DEST changes (exit 1)",
     )
     put.add_argument("--bucket", help="destination bucket (instead of DEST)")
     put.add_argument("--key", help="destination key (with --bucket)")
@@ -215,6 +231,7 @@ class PutArgs:
     quiet: bool
     stats_file: Path | None
     extra: dict[str, Any] = field(default_factory=dict)
+    from_cmd: str | None = None  # put --from CMD: the stream is CMD's stdout
 
 
 def _size(value: str | None, flag: str) -> int | None:
@@ -243,6 +260,18 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
     from s3tui.engine.remote import check_bucket_name
 
     paths = list(ns.paths)
+    from_cmd = ns.from_cmd
+    if from_cmd is not None:
+        if not from_cmd.strip():
+            raise UsageError("--from needs a command, e.g. --from 'pg_dump mydb | gzip'")
+        if len(paths) > (0 if ns.bucket else 1):
+            raise UsageError(
+                "--from CMD is the source: give only DEST, e.g. "
+                "`s3tui put --from 'pg_dump mydb | gzip' s3://bucket/key`"
+            )
+        if not ns.bucket and not paths:
+            raise UsageError("put --from CMD needs DEST, e.g. s3://bucket/key")
+        paths = ["-", *paths]  # checked as a stream (flags, full key); not read from stdin
     if ns.bucket:
         if not ns.key:
             raise UsageError("--bucket needs --key KEY (or write DEST as s3://BUCKET/KEY)")
@@ -316,7 +345,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
     if ns.tui and ns.no_tui:
         raise UsageError("--tui and --no-tui contradict each other: pick one")
     tui = not extra.get("dry_run") and want_dashboard(
-        ns.tui, ns.no_tui, stdin_is_data=sources == ["-"]
+        ns.tui, ns.no_tui, stdin_is_data=sources == ["-"] and from_cmd is None
     )
 
     cfg = UploadConfig(
@@ -351,6 +380,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         quiet=ns.quiet,
         stats_file=stats,
         extra=extra,
+        from_cmd=from_cmd,
     )
 
 
@@ -367,7 +397,9 @@ def _check_sources(ns: argparse.Namespace, sources: list[str], key: str) -> dict
     if sources == ["-"]:
         used = [flag for flag, on in tree_flags.items() if on]
         if used:
-            raise UsageError(f"{used[0]} applies to files and directories, not to stdin")
+            raise UsageError(
+                f"{used[0]} applies to files and directories, not to a stream (stdin, --from)"
+            )
         if not key or key.endswith("/"):
             raise UsageError("a stream needs a full key: write s3://BUCKET/path/name, not a prefix")
         return {}
@@ -445,6 +477,8 @@ def run_put(args: PutArgs) -> int:
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.stream import StreamUpload  # not for trees: ~6 ms of their start-up
 
+    if args.from_cmd is not None:
+        return run_from(args)
     source_fd = sys.stdin.fileno()
     if args.tui:
         from s3tui.tui.terminal import swap_tty_onto_stdin
@@ -466,6 +500,67 @@ def run_put(args: PutArgs) -> int:
     finally:
         if stats:
             stats.close()
+
+
+def run_from(args: PutArgs) -> int:
+    """``put --from CMD``: the stream is CMD's stdout, and only its exit 0 lets the upload
+    complete (a pipe cannot tell a finished producer from a dead one)."""
+    import subprocess
+
+    from s3tui.drive import drive_job
+    from s3tui.engine.producer import CommandProducer, command_label
+    from s3tui.engine.stats import StatsFile
+    from s3tui.engine.stream import StreamUpload
+
+    assert args.from_cmd is not None
+    # The command may read s3tui's stdin (`--from 'gzip -c' < dump.sql`), but not a terminal:
+    # the dashboard reads its keys there, and a command in a session of its own cannot prompt.
+    cmd_stdin = subprocess.DEVNULL
+    if _readable(0) and not os.isatty(0):
+        cmd_stdin = 0
+        if args.tui:
+            from s3tui.tui.terminal import swap_tty_onto_stdin
+
+            cmd_stdin = swap_tty_onto_stdin()  # the terminal on fd 0 for the keys
+    remote = _remote(args)
+    producer = CommandProducer(args.from_cmd, stdin=cmd_stdin)
+    stats = StatsFile(args.stats_file) if args.stats_file else None
+    job = StreamUpload(
+        source_fd=producer.stdout_fd,
+        remote=remote,
+        key=args.key,
+        cfg=args.config,
+        options=args.options,
+        on_record=[stats] if stats else None,
+        source_label=command_label(args.from_cmd),
+        producer=producer,
+    )
+
+    def start() -> None:
+        try:
+            producer.start(job.progress, job.transfer.stop)
+        except OSError as e:
+            raise S3tuiError(
+                f"cannot run the command with {producer.shell.argv[0]}: {e.strerror or e}"
+            ) from None
+        finally:
+            if cmd_stdin not in (0, subprocess.DEVNULL):
+                os.close(cmd_stdin)  # the command has its own copy
+
+    try:
+        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_start=start)
+    finally:
+        producer.stop()  # the job stops it on every way out; this covers a failed start
+        if stats:
+            stats.close()
+
+
+def _readable(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def run_tree(args: PutArgs) -> int:

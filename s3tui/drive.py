@@ -38,8 +38,13 @@ def drive_job(
     json_lines: bool = False,
     quiet: bool = False,
     on_done: Callable[[Result], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> int:
-    """Run ``job`` headless (``tui`` false) or in the dashboard; returns the exit code."""
+    """Run ``job`` headless (``tui`` false) or in the dashboard; returns the exit code.
+
+    ``on_start`` runs once the output listens to ``job.progress``, just before the job: ``put
+    --from`` starts its command there, so none of the command's stderr lines is missed.
+    """
     # Everything alive now (botocore's service model, the client) lives to the end: keep the
     # cyclic GC from walking it on every collection (perf: ~3% of a stream's CPU). The CLI
     # kept the GC off during start-up; from here on it runs, over what is new.
@@ -48,6 +53,8 @@ def drive_job(
     if tui:
         from s3tui.tui import run_dashboard  # Textual is imported only here
 
+        if on_start is not None:
+            on_start()  # the dashboard shows the events that came before it was mounted
         result = run_dashboard(job)
     else:
         from s3tui.report.headless import HeadlessReporter
@@ -56,6 +63,8 @@ def drive_job(
         with signals_cancel(job):
             reporter.start()
             try:
+                if on_start is not None:
+                    on_start()
                 result = job.run()
             finally:
                 reporter.stop()

@@ -87,12 +87,16 @@ class FileView:
     reason: str = ""
 
 
+# Event.kind of a line written to stderr by the command of ``put --from`` (the line is reason).
+STDERR_EVENT = "stderr"
+
+
 @dataclass(frozen=True)
 class Event:
     """Something a person should see in the retry log."""
 
     time: float  # wall clock
-    kind: str  # "retry", "failed", "slowdown", "info", "warning"
+    kind: str  # "retry", "failed", "slowdown", "info", "warning", STDERR_EVENT
     label: str
     attempt: int = 0
     reason: str = ""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from s3tui.engine.job import Result
-from s3tui.engine.progress import Event, Progress, RateMeter, Snapshot
+from s3tui.engine.progress import STDERR_EVENT, Event, Progress, RateMeter, Snapshot
 from s3tui.engine.stats import AttemptRecord, FileStat, percentile
 from s3tui.sizes import format_rate, format_size
 
@@ -29,7 +29,9 @@ class HeadlessReporter:
         quiet: bool = False,
     ) -> None:
         self.progress = progress
-        self.out = stream or sys.stderr
+        # None when s3tui was started with fd 2 closed (`2>&-`): then there is nowhere to write.
+        self.out: TextIO | None = stream or sys.stderr
+        self._dead = self.out is None
         self.json = json_lines
         self.tty = bool(getattr(self.out, "isatty", lambda: False)()) and not json_lines
         self.interval = interval if interval is not None else (1.0 if self.tty else 10.0)
@@ -39,7 +41,6 @@ class HeadlessReporter:
         self._thread = threading.Thread(target=self._loop, name="s3tui-report", daemon=True)
         self._lock = threading.Lock()
         self._line_open = False
-        self._gone = False  # the output broke (a closed pipe): stop writing, keep uploading
         progress.subscribe(self._on_event)
 
     def start(self) -> None:
@@ -55,8 +56,10 @@ class HeadlessReporter:
 
     # --- output ---
     def _write(self, text: str, transient: bool = False) -> None:
+        """Never raises: a closed or broken stderr must not fail the upload (this runs in the
+        engine's threads) nor turn a stored object into exit 1; output just stops."""
         with self._lock:
-            if self._gone:
+            if self._dead or self.out is None:
                 return
             try:
                 if self._line_open:
@@ -68,18 +71,18 @@ class HeadlessReporter:
                 else:
                     self.out.write(text + "\n")
                 self.out.flush()
-            except (OSError, ValueError):  # a reader that went away never stops the upload
-                self._gone = True
+            except (OSError, ValueError):
+                self._dead = True
 
     def _end_line(self) -> None:
         with self._lock:
-            if self._line_open and not self._gone:
+            if self._line_open and not self._dead and self.out is not None:
+                self._line_open = False
                 try:
                     self.out.write("\r\x1b[K")
                     self.out.flush()
                 except (OSError, ValueError):
-                    self._gone = True
-            self._line_open = False
+                    self._dead = True
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -94,6 +97,13 @@ class HeadlessReporter:
             self._write(progress_line(snap, rate), transient=True)
 
     def _on_event(self, ev: Event) -> None:
+        if ev.kind == STDERR_EVENT:
+            # The --from command's own stderr: passed through as it was written, even with -q
+            # (it is where a failing command says why).
+            self._write(
+                json.dumps({"type": "stderr", "line": ev.reason}) if self.json else ev.reason
+            )
+            return
         # A final failure is reported once, by the summary; retries and warnings as they happen.
         if ev.kind == "failed" or (self.quiet and ev.kind != "warning"):
             return
