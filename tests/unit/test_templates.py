@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from s3tui.engine.remote.direct import _Template
-from s3tui.engine.remote.templates import (
+from s3tui.engine.remote.fast.direct import _Template
+from s3tui.engine.remote.fast.templates import (
     KEEP,
     EnvCredentials,
     TemplateCache,

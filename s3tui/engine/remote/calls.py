@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from s3tui.engine.journal import Journal
+from s3tui.engine.remote import fast
 from s3tui.engine.remote.errors import RemoteError, error_code
 
 
@@ -86,7 +87,7 @@ class Remote:
         # Notes every upload this process opens until it is completed or aborted (s3tui cleanup).
         self.journal = journal
         self.endpoint = client.meta.endpoint_url if client is not None else endpoint or ""
-        self.direct = getattr(client, "s3tui_direct", None) if client is not None else direct
+        self.direct = fast.direct_for(client) if client is not None else direct
 
     @property
     def client(self) -> Any:

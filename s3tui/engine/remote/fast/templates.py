@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from s3tui import __version__
-from s3tui.engine.remote.cachefiles import cache_root, usable, write_whole
+from s3tui.engine.remote.fast.cachefiles import cache_root, usable, write_whole
 
 FORMAT = 1
 KEEP = 32  # entries kept; the oldest go first

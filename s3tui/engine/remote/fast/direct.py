@@ -9,15 +9,15 @@ What keeps it faithful: it never decides what a request looks like. The first Pu
 set of object options goes through botocore; its prepared request (URL, addressing style, headers
 of the options, signing region and service) is recorded and becomes the template for the next
 ones, which only change the key, Content-Type, length and checksum. They are signed by
-:mod:`~s3tui.engine.remote.sigv4` (tested to match botocore's signer) and sent on one keep-alive
-HTTP/1.1 connection per worker thread (:mod:`~s3tui.engine.remote.http1`) whose socket the
-watchdog can cut. Errors come back
-as botocore's ``ClientError`` so :func:`~s3tui.engine.remote.errors.classify` reads them as usual.
+:mod:`~s3tui.engine.remote.fast.sigv4` (tested to match botocore's signer) and sent on one
+keep-alive HTTP/1.1 connection per worker thread (:mod:`~s3tui.engine.remote.fast.http1`) whose
+socket the watchdog can cut. Errors come back as botocore's ``ClientError`` so
+:func:`~s3tui.engine.remote.errors.classify` reads them as usual.
 
 Used only where it is plainly equivalent: static or refreshable credentials from the session
 s3tui made, no proxy for the endpoint, and a URL that ends with the key.
 
-A template can also come from an earlier run (:mod:`~s3tui.engine.remote.templates`), so a job
+A template can also come from an earlier run (:mod:`~s3tui.engine.remote.fast.templates`), so a job
 of small files needs no botocore at all. Such a template is only tried: the first request from it
 that fails in any way deletes it, and botocore makes that request instead.
 """
@@ -32,9 +32,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from s3tui.engine.remote.http1 import CONNECT_TIMEOUT, READ_TIMEOUT, Connection
-from s3tui.engine.remote.sigv4 import Signer
-from s3tui.engine.remote.templates import TemplateCache
+from s3tui.engine.config import CONNECT_TIMEOUT, READ_TIMEOUT
+from s3tui.engine.remote.fast.http1 import Connection
+from s3tui.engine.remote.fast.sigv4 import Signer
+from s3tui.engine.remote.fast.templates import TemplateCache
 
 if TYPE_CHECKING:
     import ssl
