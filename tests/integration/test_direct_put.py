@@ -11,14 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from s3tui.engine.config import ObjectOptions, UploadConfig
-from s3tui.engine.remote import Remote, make_client
+from s3tui.engine.remote import Remote, fast, make_client
 from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.tree import TreeUpload
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
 from tests.helpers import assert_landed, random_bytes
 
+pytestmark = pytest.mark.skipif(
+    not fast.enabled(), reason="S3TUI_FAST_PATH=0: these test the fast path itself"
+)
 KiB = 1024
 
 
