@@ -113,8 +113,8 @@ class _Template:
             )
         except (KeyError, TypeError, ValueError):
             return None
-        unsafe = any(("\r" in k + v or "\n" in k + v) for k, v in t.headers)
-        return None if unsafe or t.scheme not in ("http", "https") else t
+        sendable = _sendable(t.host_header) and all(_sendable(k + v) for k, v in t.headers)
+        return t if sendable and t.scheme in ("http", "https") else None
 
 
 class DirectPut:
@@ -177,6 +177,8 @@ class DirectPut:
         scope = _SCOPE.search(names.get("authorization", ""))
         if scope is None or names.get("x-amz-content-sha256") != "UNSIGNED-PAYLOAD":
             return
+        if not all(_sendable(k + v) for k, v in names.items()):
+            return  # botocore sent bytes this path would not send the same way
         template = _Template(
             scheme=parts.scheme,
             host=parts.hostname or "",
@@ -210,9 +212,8 @@ class DirectPut:
         """Store ``data``; None when no template fits (the caller uses botocore)."""
         options = _options_key(bucket, extra)
         template = self._templates.get(options) or self._from_cache(options)
-        content_type = extra.get("ContentType", "")
-        if template is None or "\r" in content_type or "\n" in content_type:
-            return None
+        if template is None or not _sendable(extra.get("ContentType", "")):
+            return None  # botocore sends it
         path = template.path_prefix + _quoted_key(key)
         headers = dict(template.headers)
         headers["Host"] = template.host_header
@@ -316,6 +317,16 @@ def _host_header(scheme: str, host: str, port: int | None) -> str:
     if port is not None and port != {"http": 80, "https": 443}[scheme]:
         host = f"{host}:{port}"
     return host
+
+
+def _sendable(value: str) -> bool:
+    """Sent as exactly the bytes that are signed, as botocore sends them: printable ASCII.
+
+    botocore signs and sends any other header value as UTF-8, or refuses it (non-ASCII
+    metadata), and a control character is the server's to refuse; this path sends latin-1.
+    Rather than copy each of those rules, it hands such a request to botocore.
+    """
+    return value.isascii() and value.isprintable()
 
 
 def _text(value: str | bytes) -> str:
