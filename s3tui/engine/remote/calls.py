@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from s3tui.engine.journal import Journal
+from s3tui.engine.redact import without_userinfo
 from s3tui.engine.remote import fast
 from s3tui.engine.remote.errors import RemoteError, error_code
 
@@ -86,7 +87,10 @@ class Remote:
         self.bucket = bucket
         # Notes every upload this process opens until it is completed or aborted (s3tui cleanup).
         self.journal = journal
-        self.endpoint = client.meta.endpoint_url if client is not None else endpoint or ""
+        # For messages and the templates cache: never with the URL's user:password@.
+        self.endpoint = without_userinfo(
+            client.meta.endpoint_url if client is not None else endpoint or ""
+        )
         self.direct = fast.direct_for(client) if client is not None else direct
 
     @property
@@ -96,7 +100,7 @@ class Remote:
                 if self._client is None:
                     assert self._connect is not None, "Remote needs a client or connect"
                     self._client = self._connect()
-                    self.endpoint = self._client.meta.endpoint_url
+                    self.endpoint = without_userinfo(self._client.meta.endpoint_url)
         return self._client
 
     def create_multipart(

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from s3tui.engine.config import CONNECT_TIMEOUT, READ_TIMEOUT
+from s3tui.engine.redact import without_userinfo
 from s3tui.engine.remote.fast.http1 import Connection
 from s3tui.engine.remote.fast.sigv4 import Signer
 from s3tui.engine.remote.fast.templates import TemplateCache
@@ -192,7 +193,7 @@ class DirectPut:
             ),
             region=scope.group(1),
             service=scope.group(2),
-            endpoint=endpoint,
+            endpoint=without_userinfo(endpoint),
             cafile=_botocore_cafile(self._ca_bundle) if parts.scheme == "https" else None,
         )
         options = _options_key(bucket, extra)
