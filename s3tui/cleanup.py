@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any
 
+from s3tui.engine.redact import without_userinfo
 from s3tui.errors import EXIT_FAILED, EXIT_OK
 
 ABORT_DEADLINE = 30.0
@@ -49,7 +50,8 @@ def run_cleanup(
                     remote.abort(e.key, e.upload_id)
         except RemoteError as err:
             failed += 1
-            print(f"s3tui: could not abort {_describe(e)}: {err}", file=sys.stderr)
+            why = without_userinfo(str(err))
+            print(f"s3tui: could not abort {_describe(e)}: {why}", file=sys.stderr)
             continue
         except Exception as err:  # one line per upload; the others are still tried
             failed += 1

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 from s3tui import __version__
+from s3tui.engine.redact import without_userinfo
 from s3tui.errors import EXIT_SIGINT, S3tuiError, UsageError
 from s3tui.sizes import parse_size
 
@@ -296,7 +297,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         u = urlparse(ns.endpoint_url)
         if u.scheme not in ("http", "https") or not u.netloc:
             raise UsageError(
-                f"--endpoint-url {ns.endpoint_url!r} is not a URL: write e.g. "
+                f"--endpoint-url {without_userinfo(ns.endpoint_url)!r} is not a URL: write e.g. "
                 "http://127.0.0.1:9000 or https://s3.example.com"
             )
     chunk = _size(ns.chunk_size, "--chunk-size") or DEFAULT_CHUNK
@@ -670,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     except S3tuiError as e:
-        print(f"s3tui: error: {e}", file=sys.stderr)
+        print(f"s3tui: error: {without_userinfo(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("s3tui: interrupted", file=sys.stderr)
@@ -681,7 +682,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("S3TUI_DEBUG"):
             raise
         print(
-            f"s3tui: error: unexpected {type(e).__name__}: {e} (set S3TUI_DEBUG=1 for a "
+            f"s3tui: error: unexpected {type(e).__name__}: {without_userinfo(str(e))} (set "
+            "S3TUI_DEBUG=1 for a "
             "traceback, and please report it)",
             file=sys.stderr,
         )

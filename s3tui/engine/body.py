@@ -177,7 +177,9 @@ def _direct_socket(guard: watchdog.Guard) -> socket.socket | None:
     conn = guard.conn
     if conn is None or not getattr(conn, "body_phase", False):
         return None  # headers not sent yet: this read is a checksum pass or similar
-    if getattr(conn, "_response_received", False):
-        return None  # the server already answered (e.g. refused the 100-continue)
+    if getattr(conn, "_response_received", True):
+        # The server already answered (e.g. refused the 100-continue), or botocore no longer
+        # has this private attribute and cannot tell: botocore sends the body itself.
+        return None
     sock = getattr(conn, "sock", None)
     return sock if type(sock) is socket.socket else None  # not over TLS

@@ -11,6 +11,11 @@ from pathlib import Path
 
 from s3tui.engine.plan import DEFAULT_CHUNK
 
+# What both HTTP stacks (botocore's and the fast path's) use. The read timeout is a per-socket
+# backstop only; the watchdog enforces the real, adaptive deadline.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 300.0
+
 
 @dataclass(frozen=True)
 class ObjectOptions:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from s3tui.engine.progress import Progress
+from s3tui.engine.redact import without_userinfo
 from s3tui.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
@@ -33,6 +34,13 @@ class Result:
     etag: str | None = None
     checksum: str | None = None
     failed_files: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # What every reporter shows: no URL's user:password@ (see s3tui.engine.redact).
+        object.__setattr__(self, "message", without_userinfo(self.message))
+        if self.failed_files:
+            failed = tuple((path, without_userinfo(why)) for path, why in self.failed_files)
+            object.__setattr__(self, "failed_files", failed)
 
     @property
     def ok(self) -> bool:

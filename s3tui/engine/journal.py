@@ -22,9 +22,10 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
+
+from s3tui.engine.redact import without_userinfo
 
 
 def default_dir() -> Path:
@@ -43,18 +44,6 @@ def _start_ticks(pid: int) -> str:
         stat = Path(f"/proc/{pid}/stat").read_text()
         return stat.rsplit(")", 1)[1].split()[19]
     return ""
-
-
-def _without_userinfo(url: str | None) -> str | None:
-    """An endpoint URL may carry ``user:secret@``: never write that part down."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 @dataclass(frozen=True)
@@ -99,7 +88,7 @@ class Journal:
         profile: str | None = None,
     ) -> None:
         self.directory = directory or default_dir()
-        self._endpoint = _without_userinfo(endpoint)
+        self._endpoint = without_userinfo(endpoint) if endpoint else endpoint
         self._region = region
         self._profile = profile
         self._pid = os.getpid()

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from s3tui.engine.redact import without_userinfo
+
 _V = TypeVar("_V")
 
 
@@ -161,8 +163,8 @@ class Progress:
         self._clock = clock
         self._wall = wall_clock
         self._t0 = clock()
-        self.source = source
-        self.dest = dest
+        self.source = without_userinfo(source)  # labels for every reporter
+        self.dest = without_userinfo(dest)
         self._phase = Phase.STARTING
         self._bytes_read = 0
         self._bytes_uploaded = 0

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from s3tui.engine.redact import without_userinfo
+
 
 @dataclass(frozen=True)
 class AttemptRecord:
@@ -26,6 +28,10 @@ class AttemptRecord:
     deadline_s: float
     ok: bool
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.error:  # to the stats file and the retry log: no URL's user:password@
+            object.__setattr__(self, "error", without_userinfo(self.error))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -52,6 +58,10 @@ class FileStat:
     MBps: float
     MBps_est: float
     reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.reason:
+            object.__setattr__(self, "reason", without_userinfo(self.reason))
 
     def to_json(self) -> str:
         return json.dumps({"type": "file", **asdict(self)}, separators=(",", ":"))

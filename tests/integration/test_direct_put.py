@@ -11,14 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from s3tui.engine.config import ObjectOptions, UploadConfig
-from s3tui.engine.remote import Remote, make_client
+from s3tui.engine.remote import Remote, fast, make_client
 from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.tree import TreeUpload
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
 from tests.helpers import assert_landed, random_bytes
 
+pytestmark = pytest.mark.skipif(
+    not fast.enabled(), reason="S3TUI_FAST_PATH=0: these test the fast path itself"
+)
 KiB = 1024
 
 
@@ -147,3 +152,36 @@ def test_a_denied_direct_put_fails_that_file_with_the_usual_message(
     stored = {rel: data for rel, data in files.items() if rel != denied}
     _landed(s3_client, bucket, stored, tmp_path)
     assert remote.direct is not None and remote.direct.sent == len(stored) - 1
+
+
+def test_non_ascii_header_values_go_through_botocore_and_land_or_fail_as_it_decides(
+    local_s3: LocalS3, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    """botocore signs and sends a non-ASCII Content-Type as UTF-8; the direct path once signed
+    UTF-8 and sent latin-1 (SignatureDoesNotMatch from the second file on). Non-ASCII metadata
+    botocore refuses before sending: the job fails as it does, storing nothing."""
+    src = tmp_path / "src"
+    files = _tree(src, 8)
+    options = ObjectOptions(content_type="tëxt/plain", metadata={"owner": "backup job"})
+    result, remote, _ = _run(
+        local_s3.endpoint_url, local_s3, bucket, src, tmp_path, options, concurrency=4
+    )
+    assert result.ok, result.message
+    _landed(s3_client, bucket, files, tmp_path)
+    assert remote.direct is not None and remote.direct.sent == 0
+    for rel in files:
+        head = s3_client.head_object(Bucket=bucket, Key=f"up/{rel}")
+        assert head["ContentType"] == "tëxt/plain".encode().decode("latin-1")  # as botocore sent
+        assert head["Metadata"] == {"owner": "backup job"}
+
+    s3_client.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": f"up/{rel}"} for rel in files]}
+    )
+    options = ObjectOptions(metadata={"owner": "café"})  # latin-1, not ASCII
+    result, remote, _ = _run(
+        local_s3.endpoint_url, local_s3, bucket, src, tmp_path, options, concurrency=4
+    )
+    assert result.exit_code == 1
+    assert "ascii" in result.message.lower(), result.message
+    assert remote.direct is not None and remote.direct.sent == 0
+    _landed(s3_client, bucket, {}, tmp_path)

@@ -8,6 +8,7 @@ from typing import Any
 
 from s3tui.engine.config import UploadConfig
 from s3tui.engine.remote import Remote, make_client
+from s3tui.engine.remote.client import guarded
 from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.stream import StreamUpload
 from s3tui.lab import LocalS3
@@ -32,7 +33,7 @@ def test_stream_job_with_record_callback(
     client = make_client(
         local_s3.endpoint_url, "us-east-1", credentials=(local_s3.access_key, local_s3.secret_key)
     )
-    assert client.s3tui_guarded, "botocore internals changed: deadlines cannot cut sockets"
+    assert guarded(client), "botocore internals changed: deadlines cannot cut sockets"
     cfg = UploadConfig(chunk_size=5 * MiB, spool_dir=tmp_path / "spool", concurrency=3)
     fd = os.open(src, os.O_RDONLY)
     try:

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from s3tui.engine.remote.direct import _proxied
+from s3tui.engine.remote.fast.direct import _proxied
 
 CASES = [
     ({}, "http", "s3.example.com", False),

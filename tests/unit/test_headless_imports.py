@@ -21,7 +21,7 @@ def test_tree_quick_path_imports_no_ssl_urllib_or_email() -> None:
         "import sys, os\n"
         "for k in [k for k in os.environ if k.lower().endswith('_proxy')]: del os.environ[k]\n"
         "import s3tui.cli, s3tui.drive, s3tui.engine.tree, s3tui.report.headless\n"
-        "from s3tui.engine.remote import direct\n"
+        "from s3tui.engine.remote.fast import direct\n"
         "assert direct._proxied('http', '127.0.0.1') is False\n"
         "bad = [m for m in ('ssl', 'urllib.request', 'http.client', 'email.parser', 'botocore',"
         " 'importlib.metadata') if m in sys.modules]\n"

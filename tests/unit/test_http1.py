@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from s3tui.engine.remote.http1 import Connection
+from s3tui.engine.remote.fast.http1 import Connection
 
 
 class Scripted:

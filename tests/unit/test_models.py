@@ -12,7 +12,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from s3tui.engine.remote.models import CachedJSONLoader, S3Loader, make_loader
+from s3tui.engine.remote.fast.models import CachedJSONLoader, S3Loader, make_loader
 
 REGIONS = ["us-east-1", "us-west-2", "eu-central-1", "us-gov-west-1", "cn-north-1", "ap-south-2"]
 

@@ -10,8 +10,8 @@ import botocore.credentials
 import pytest
 from botocore.config import Config
 
-from s3tui.engine.remote.direct import _host_header, _quoted_key
-from s3tui.engine.remote.sigv4 import Signer
+from s3tui.engine.remote.fast.direct import _host_header, _quoted_key
+from s3tui.engine.remote.fast.sigv4 import Signer
 
 NOW = datetime.datetime(2026, 11, 22, 7, 45, 12, tzinfo=datetime.UTC)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from s3tui.engine.remote.direct import _Template
-from s3tui.engine.remote.templates import (
+from s3tui.engine.remote.fast.direct import _Template
+from s3tui.engine.remote.fast.templates import (
     KEEP,
     EnvCredentials,
     TemplateCache,
@@ -114,3 +114,14 @@ def test_a_remembered_template_is_untried_and_a_malformed_one_is_ignored() -> No
     broken = _entry()
     del broken["region"]
     assert _Template.from_json(broken) is None
+
+
+def test_an_entry_written_with_a_password_in_its_endpoint_is_rewritten_without(
+    tmp_path: Path,
+) -> None:
+    d = tmp_path / "put-templates"
+    cache = TemplateCache("b" * 64, d)
+    cache.save("opts", {"host": "h", "endpoint": "http://u:secret@h:9"})  # as older runs did
+    assert cache.load() == {"opts": {"host": "h", "endpoint": "http://h:9"}}
+    (path,) = d.glob("*.json")
+    assert "secret" not in path.read_text()

@@ -1,9 +1,10 @@
 """The one package that talks to S3; nothing else in s3tui imports botocore.
 
 ``client`` makes the botocore client (and the connections the watchdog can cut), ``calls`` holds
-the requests (:class:`Remote`), ``start`` opens one for a job, ``direct`` a lean PutObject for
-small bodies (``templates`` keeps what it learned for later runs), and ``errors`` decides what a
-failure means and whether another attempt can help.
+the requests (:class:`Remote`), ``start`` opens one for a job, and ``errors`` decides what a
+failure means and whether another attempt can help. ``fast`` is the optional start-up fast path
+(a lean PutObject for small bodies, its templates, an S3-only model loader), reached only
+through its ``__init__`` and off with ``S3TUI_FAST_PATH=0``.
 
 botocore is imported by ``client`` alone, and only when a client is made: ``make_client`` is
 loaded on first use, so a job that never needs botocore does not pay ~0.1 s to import it.

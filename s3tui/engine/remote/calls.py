@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from s3tui.engine.journal import Journal
+from s3tui.engine.redact import without_userinfo
+from s3tui.engine.remote import fast
 from s3tui.engine.remote.errors import RemoteError, answer_lost, error_code
 
 
@@ -93,8 +95,11 @@ class Remote:
         self._lost_creates: list[tuple[str, float, str | None]] = []  # (key, wall time, note)
         # Notes every upload this process opens until it is completed or aborted (s3tui cleanup).
         self.journal = journal
-        self.endpoint = client.meta.endpoint_url if client is not None else endpoint or ""
-        self.direct = getattr(client, "s3tui_direct", None) if client is not None else direct
+        # For messages and the templates cache: never with the URL's user:password@.
+        self.endpoint = without_userinfo(
+            client.meta.endpoint_url if client is not None else endpoint or ""
+        )
+        self.direct = fast.direct_for(client) if client is not None else direct
 
     @property
     def client(self) -> Any:
@@ -103,7 +108,7 @@ class Remote:
                 if self._client is None:
                     assert self._connect is not None, "Remote needs a client or connect"
                     self._client = self._connect()
-                    self.endpoint = self._client.meta.endpoint_url
+                    self.endpoint = without_userinfo(self._client.meta.endpoint_url)
         return self._client
 
     def create_multipart(

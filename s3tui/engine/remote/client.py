@@ -9,22 +9,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+import weakref
 from typing import Any
 
 import botocore.awsrequest
-import botocore.credentials
 import botocore.exceptions as bx
 import botocore.session
 from botocore.config import Config
 
 from s3tui.engine import watchdog
-from s3tui.engine.remote.direct import DirectPut
+from s3tui.engine.config import CONNECT_TIMEOUT, READ_TIMEOUT
+from s3tui.engine.remote import fast
 from s3tui.engine.remote.errors import RemoteError
-from s3tui.engine.remote.http1 import CONNECT_TIMEOUT, READ_TIMEOUT
-from s3tui.engine.remote.models import make_loader
-from s3tui.engine.remote.templates import TemplateCache, env_credentials
+
+# Clients whose sockets the watchdog can cut (kept here, not patched onto botocore's client).
+_guarded: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,9 +94,17 @@ def _install_guarded_pools(client: Any) -> bool:
         classes = client._endpoint.http_session._pool_classes_by_scheme
     except AttributeError:
         return False
+    if not isinstance(classes, dict):
+        return False
     classes["http"] = _GuardedHTTPPool
     classes["https"] = _GuardedHTTPSPool
+    _guarded.add(client)
     return True
+
+
+def guarded(client: Any) -> bool:
+    """``client``'s sockets are registered with the watchdog (botocore had what it takes)."""
+    return client in _guarded
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,8 +116,8 @@ def make_client(
     profile: str | None = None,
     max_connections: int = 10,
     credentials: tuple[str, str] | None = None,
-    templates: TemplateCache | None = None,
-    direct: DirectPut | None = None,
+    templates: fast.TemplateCache | None = None,
+    direct: fast.DirectPut | None = None,
 ) -> Any:
     """An S3 client on the standard credential chain (env, files, profiles, SSO, roles).
 
@@ -135,8 +143,9 @@ def make_client(
     session = botocore.session.Session(profile=profile)
     try:
         session.get_scoped_config()  # an unknown --profile fails here, not mid-upload
-        loader = make_loader(session.get_config_variable("data_path"))
-        session.register_component("data_loader", loader)
+        loader = fast.data_loader(session.get_config_variable("data_path"))
+        if loader is not None:
+            session.register_component("data_loader", loader)
         region = region or session.get_config_variable("region")
     except bx.ProfileNotFound as e:
         raise RemoteError(
@@ -155,39 +164,15 @@ def make_client(
         s3={"payload_signing_enabled": False},
     )
     client = session.create_client("s3", endpoint_url=endpoint_url, config=config, **kwargs)
-    client.s3tui_guarded = _install_guarded_pools(client)
-    if direct is None and client.s3tui_guarded:
-        direct = _direct_put(session, kwargs, profile, None if credentials else templates)
-    if direct is not None:
-        direct.attach(client)
-        client.s3tui_direct = direct
+    if _install_guarded_pools(client):
+        fast.attach(
+            client,
+            session,
+            explicit=(kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"])
+            if "aws_access_key_id" in kwargs
+            else None,
+            profile=profile,
+            templates=None if credentials else templates,
+            direct=direct,
+        )
     return client
-
-
-def _direct_put(
-    session: Any, kwargs: dict[str, Any], profile: str | None, templates: TemplateCache | None
-) -> DirectPut | None:
-    """Small PutObjects skip botocore's pipeline (see direct.py); it needs the very credentials
-    object the client signs with: the explicit pair, or the session's cached chain result."""
-    creds = None
-    if "aws_access_key_id" in kwargs:
-        if kwargs["aws_secret_access_key"]:
-            creds = botocore.credentials.Credentials(
-                kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"]
-            )
-    else:
-        with contextlib.suppress(Exception):  # the client reports credential problems itself
-            creds = session.get_credentials()
-    if creds is None:
-        return None
-    if templates is not None:
-        # Kept for later runs only when those will sign with the same values, from the env.
-        frozen = creds.get_frozen_credentials()
-        env = env_credentials(profile)
-        if env is None or (frozen.access_key, frozen.secret_key, frozen.token) != (
-            env.access_key,
-            env.secret_key,
-            env.token,
-        ):
-            templates = None
-    return DirectPut(creds, session.get_config_variable("ca_bundle"), templates)

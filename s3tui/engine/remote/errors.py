@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from s3tui.engine.redact import without_userinfo
 from s3tui.engine.watchdog import DeadlineExceeded
 
 
@@ -108,8 +109,14 @@ def answer_lost(exc: BaseException) -> bool:
 
 
 def classify(exc: BaseException, bucket: str = "", key: str = "", endpoint: str = "") -> Failure:
-    """Decide whether an exception from a request is worth another attempt."""
-    endpoint = endpoint or "the S3 endpoint"
+    """Decide whether an exception from a request is worth another attempt. The message never
+    holds a URL's ``user:password@`` (botocore's errors quote the endpoint URL)."""
+    f = _classify(exc, bucket, key, without_userinfo(endpoint) or "the S3 endpoint")
+    message = without_userinfo(f.message)
+    return f if message == f.message else Failure(f.retryable, f.slowdown, f.reason, message)
+
+
+def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failure:
     if isinstance(exc, DeadlineExceeded):
         return Failure(True, False, "deadline", str(exc))
     if isinstance(exc, RemoteError):

@@ -1,14 +1,15 @@
 """How a job gets its :class:`~s3tui.engine.remote.calls.Remote`: with a botocore client made
-at once, or, when an earlier run left a template for these inputs (:mod:`templates`), with the
-direct path alone and the client made only when a request needs it."""
+at once, or, when an earlier run left a template for these inputs (see
+:mod:`~s3tui.engine.remote.fast`), with the direct path alone and the client made only when a
+request needs it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from s3tui.engine.journal import Journal
+from s3tui.engine.remote import fast
 from s3tui.engine.remote.calls import Remote
-from s3tui.engine.remote.templates import TemplateCache, env_credentials
 
 
 def open_remote(
@@ -23,7 +24,7 @@ def open_remote(
 ) -> Remote:
     """The destination. ``quick``: the job's first requests may be small PutObjects, so a
     remembered template lets it start before botocore is imported."""
-    templates = TemplateCache.for_run(endpoint_url, region, profile)
+    templates = fast.template_cache(endpoint_url, region, profile)
 
     def connect(direct: Any = None) -> Any:
         from s3tui.engine.remote.client import make_client
@@ -37,18 +38,14 @@ def open_remote(
             direct=direct,
         )
 
-    creds = env_credentials(profile)
-    if quick and templates is not None and creds is not None:
-        from s3tui.engine.remote.direct import DirectPut
-
-        direct = DirectPut(creds, None, templates)
-        if direct.has_templates:
-            return Remote(
-                None,
-                bucket,
-                journal,
-                connect=lambda: connect(direct),
-                direct=direct,
-                endpoint=direct.endpoint or endpoint_url,
-            )
+    direct = fast.quick_direct(templates, profile) if quick else None
+    if direct is not None:
+        return Remote(
+            None,
+            bucket,
+            journal,
+            connect=lambda: connect(direct),
+            direct=direct,
+            endpoint=direct.endpoint or endpoint_url,
+        )
     return Remote(connect(), bucket, journal)

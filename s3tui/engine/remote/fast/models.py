@@ -31,7 +31,7 @@ from typing import Any
 import botocore
 import botocore.loaders
 
-from s3tui.engine.remote.cachefiles import cache_root, usable, write_whole
+from s3tui.engine.remote.fast.cachefiles import cache_root, usable, write_whole
 
 SERVICE = "s3"
 

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from s3tui import __version__
-from s3tui.engine.remote.cachefiles import cache_root, usable, write_whole
+from s3tui.engine.redact import without_userinfo
+from s3tui.engine.remote.fast.cachefiles import cache_root, usable, write_whole
 
 FORMAT = 1
 KEEP = 32  # entries kept; the oldest go first
@@ -110,6 +111,11 @@ def inputs_digest(endpoint_url: str | None, region: str | None) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
+def _without_userinfo(entry: Any) -> Any:
+    endpoint = entry.get("endpoint") if isinstance(entry, dict) else None
+    return {**entry, "endpoint": without_userinfo(endpoint)} if endpoint else entry
+
+
 class TemplateCache:
     """The templates learned under one set of inputs: one small JSON file, 0600 in a 0700 dir."""
 
@@ -135,7 +141,12 @@ class TemplateCache:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return {}
         templates = data.get("templates")
-        return templates if isinstance(templates, dict) else {}
+        if not isinstance(templates, dict):
+            return {}
+        scrubbed = {k: _without_userinfo(v) for k, v in templates.items()}
+        if scrubbed != templates:  # written before endpoints lost their user:password@
+            self._write(scrubbed)
+        return scrubbed
 
     def save(self, options_key: str, template: dict[str, Any]) -> None:
         self._write({**self.load(), options_key: template})

@@ -23,10 +23,6 @@ from s3tui.engine import watchdog
 if TYPE_CHECKING:
     import ssl  # imported by whoever passes a TLS context
 
-# What both HTTP stacks (this one and botocore's) use. The read timeout is a per-socket backstop
-# only; the watchdog enforces the real, adaptive deadline.
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 300.0
 MAX_HEADER_LINES = 200
 MAX_LINE = 65536
 MAX_BODY = 16 << 20  # an error document or an empty success: anything larger is not S3 talking

@@ -9,15 +9,15 @@ What keeps it faithful: it never decides what a request looks like. The first Pu
 set of object options goes through botocore; its prepared request (URL, addressing style, headers
 of the options, signing region and service) is recorded and becomes the template for the next
 ones, which only change the key, Content-Type, length and checksum. They are signed by
-:mod:`~s3tui.engine.remote.sigv4` (tested to match botocore's signer) and sent on one keep-alive
-HTTP/1.1 connection per worker thread (:mod:`~s3tui.engine.remote.http1`) whose socket the
-watchdog can cut. Errors come back
-as botocore's ``ClientError`` so :func:`~s3tui.engine.remote.errors.classify` reads them as usual.
+:mod:`~s3tui.engine.remote.fast.sigv4` (tested to match botocore's signer) and sent on one
+keep-alive HTTP/1.1 connection per worker thread (:mod:`~s3tui.engine.remote.fast.http1`) whose
+socket the watchdog can cut. Errors come back as botocore's ``ClientError`` so
+:func:`~s3tui.engine.remote.errors.classify` reads them as usual.
 
 Used only where it is plainly equivalent: static or refreshable credentials from the session
 s3tui made, no proxy for the endpoint, and a URL that ends with the key.
 
-A template can also come from an earlier run (:mod:`~s3tui.engine.remote.templates`), so a job
+A template can also come from an earlier run (:mod:`~s3tui.engine.remote.fast.templates`), so a job
 of small files needs no botocore at all. Such a template is only tried: the first request from it
 that fails in any way deletes it, and botocore makes that request instead.
 """
@@ -32,9 +32,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from s3tui.engine.remote.http1 import CONNECT_TIMEOUT, READ_TIMEOUT, Connection
-from s3tui.engine.remote.sigv4 import Signer
-from s3tui.engine.remote.templates import TemplateCache
+from s3tui.engine.config import CONNECT_TIMEOUT, READ_TIMEOUT
+from s3tui.engine.redact import without_userinfo
+from s3tui.engine.remote.fast.http1 import Connection
+from s3tui.engine.remote.fast.sigv4 import Signer
+from s3tui.engine.remote.fast.templates import TemplateCache
 
 if TYPE_CHECKING:
     import ssl
@@ -112,8 +114,8 @@ class _Template:
             )
         except (KeyError, TypeError, ValueError):
             return None
-        unsafe = any(("\r" in k + v or "\n" in k + v) for k, v in t.headers)
-        return None if unsafe or t.scheme not in ("http", "https") else t
+        sendable = _sendable(t.host_header) and all(_sendable(k + v) for k, v in t.headers)
+        return t if sendable and t.scheme in ("http", "https") else None
 
 
 class DirectPut:
@@ -176,6 +178,8 @@ class DirectPut:
         scope = _SCOPE.search(names.get("authorization", ""))
         if scope is None or names.get("x-amz-content-sha256") != "UNSIGNED-PAYLOAD":
             return
+        if not all(_sendable(k + v) for k, v in names.items()):
+            return  # botocore sent bytes this path would not send the same way
         template = _Template(
             scheme=parts.scheme,
             host=parts.hostname or "",
@@ -189,7 +193,7 @@ class DirectPut:
             ),
             region=scope.group(1),
             service=scope.group(2),
-            endpoint=endpoint,
+            endpoint=without_userinfo(endpoint),
             cafile=_botocore_cafile(self._ca_bundle) if parts.scheme == "https" else None,
         )
         options = _options_key(bucket, extra)
@@ -209,9 +213,8 @@ class DirectPut:
         """Store ``data``; None when no template fits (the caller uses botocore)."""
         options = _options_key(bucket, extra)
         template = self._templates.get(options) or self._from_cache(options)
-        content_type = extra.get("ContentType", "")
-        if template is None or "\r" in content_type or "\n" in content_type:
-            return None
+        if template is None or not _sendable(extra.get("ContentType", "")):
+            return None  # botocore sends it
         path = template.path_prefix + _quoted_key(key)
         headers = dict(template.headers)
         headers["Host"] = template.host_header
@@ -315,6 +318,16 @@ def _host_header(scheme: str, host: str, port: int | None) -> str:
     if port is not None and port != {"http": 80, "https": 443}[scheme]:
         host = f"{host}:{port}"
     return host
+
+
+def _sendable(value: str) -> bool:
+    """Sent as exactly the bytes that are signed, as botocore sends them: printable ASCII.
+
+    botocore signs and sends any other header value as UTF-8, or refuses it (non-ASCII
+    metadata), and a control character is the server's to refuse; this path sends latin-1.
+    Rather than copy each of those rules, it hands such a request to botocore.
+    """
+    return value.isascii() and value.isprintable()
 
 
 def _text(value: str | bytes) -> str:
