@@ -48,9 +48,14 @@ def drive_job(
     gc.freeze()
     gc.enable()
     if tui:
-        from s3tui.tui import run_dashboard  # Textual is imported only here
+        from s3tui.tui.dashboard import run_dashboard  # Textual is imported only here
+        from s3tui.tui.outcome import print_outcome
 
-        result = run_dashboard(job)
+        # Until the app takes the signals over (and again after it lets go), SIGINT/SIGTERM
+        # cancel the job rather than raise into this thread with the upload running.
+        with signals_cancel(job):
+            result = run_dashboard(job)
+        print_outcome(result, job.progress.source, job.progress.dest)
     else:
         from s3tui.report.headless import HeadlessReporter
 

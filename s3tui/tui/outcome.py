@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TextIO
+
 from s3tui.engine.job import Result
 from s3tui.tui.fmt import duration, format_rate, format_size
 
@@ -37,3 +40,9 @@ def outcome_lines(result: Result, source: str, dest: str) -> list[str]:
     if result.message:
         lines.append(f"  {result.message}")
     return lines
+
+
+def print_outcome(result: Result, source: str, dest: str, out: TextIO | None = None) -> None:
+    """Leave the outcome in the terminal's scrollback once the dashboard has closed."""
+    for line in outcome_lines(result, source, dest):
+        print(line, file=out or sys.stderr)

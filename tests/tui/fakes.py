@@ -9,15 +9,20 @@ once the step is applied, so the screen only ever sees whole steps: snapshots ar
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from s3tui.engine.job import Result
 from s3tui.engine.progress import FileState, PartState, Phase, Progress
 from s3tui.sizes import format_size
+
+if TYPE_CHECKING:
+    from s3tui.tui.app import UploadApp
 
 MiB = 1024**2
 # 2026-01-01 14:03:00 UTC: event timestamps in snapshots and screenshots (TZ=UTC there).
@@ -407,8 +412,8 @@ def tree_script() -> Script:
     return script
 
 
-def stream_job(**kwargs: object) -> FakeJob:
-    return FakeJob(stream_script(**kwargs))  # type: ignore[arg-type]
+def stream_job(**script_options: Any) -> FakeJob:
+    return FakeJob(stream_script(**script_options))
 
 
 def tree_job() -> FakeJob:
@@ -420,16 +425,25 @@ def fixed_spool_free(_path: str) -> int:
     return 41 * 1024**3
 
 
-def play(app: object, job: FakeJob, until: str | None = None) -> None:
+def play(app: UploadApp, job: FakeJob, until: str | None = None) -> None:
     """Apply script steps one by one, letting the dashboard sample after each (as its timer
     would), up to and including the step ``until`` (or to the end of the script).
 
     Call it from the app's event loop (inside ``run_test`` or a snapshot ``run_before``).
     """
-    poll = app.poll  # type: ignore[attr-defined]
     for _ in range(10_000):
         if job.run_returned.is_set() or (until is not None and job.step_name == until):
             return
         job.advance()
-        poll()
+        app.poll()
     raise AssertionError(f"the script has no step {until!r}")
+
+
+async def job_ended(app: UploadApp, timeout: float = 10.0) -> None:
+    """Wait until the app has been told the job's result: the job's thread posts it, so the
+    app's event loop must run meanwhile (call this from inside ``run_test``)."""
+    deadline = time.monotonic() + timeout
+    while app.outcome is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app was never told the job's result")
+        await asyncio.sleep(0.01)

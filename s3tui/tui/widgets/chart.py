@@ -11,10 +11,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from textual.content import Content
-from textual.widget import Widget
 
 from s3tui.tui.frame import Frame
 from s3tui.tui.widgets.braille import Series, nice_ceiling, plot
+from s3tui.tui.widgets.view import FrameView
 
 LEGEND = (
     "[$primary]━[/] measured  [$warning]━[/] estimate per request (sets deadlines)"
@@ -57,7 +57,7 @@ def _runs(row: list[tuple[str, int | None]]) -> list[tuple[str, str]]:
     return runs
 
 
-class ThroughputChart(Widget):
+class ThroughputChart(FrameView):
     DEFAULT_CSS = "ThroughputChart { height: 11; }"
 
     def __init__(
