@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import signal
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from s3tui.engine.job import Result, UploadJob
 from s3tui.errors import EXIT_SIGINT, EXIT_SIGTERM
+
+if TYPE_CHECKING:
+    from s3tui.engine.stats import AttemptRecord
 
 
 @contextlib.contextmanager
@@ -33,8 +36,16 @@ def signals_cancel(job: UploadJob) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _records(job: UploadJob) -> Sequence[AttemptRecord]:
+    """``job.records``; the stream and tree jobs keep theirs on their ``transfer`` instead."""
+    if hasattr(job, "records"):
+        return job.records
+    transfer = getattr(job, "transfer", None)
+    return transfer.records if transfer is not None else ()
+
+
 def drive_job(
-    job: Any,
+    job: UploadJob,
     *,
     tui: bool | None,
     json_lines: bool = False,
@@ -66,7 +77,9 @@ def drive_job(
                 result = job.run()
             finally:
                 reporter.stop()
-        reporter.summary(result, job.transfer.records, files=getattr(job, "file_stats", ()))
+        # A job without file_stats (a stream) has no per-file rows: the protocol's empty default.
+        files = job.file_stats if hasattr(job, "file_stats") else ()
+        reporter.summary(result, _records(job), files=files)
     if on_done is not None:
         on_done(result)
     return result.exit_code

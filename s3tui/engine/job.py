@@ -1,13 +1,15 @@
 """What every upload (stream, file, tree) offers to whoever drives it: CLI, dashboard or library.
 
 A driver calls :meth:`UploadJob.run` in a thread of its own and watches ``job.progress``; it steers
-with ``cancel``/``set_paused``/``set_concurrency``. All of these are safe from any thread.
+with ``cancel``/``set_paused``/``set_concurrency``. All of these are safe from any thread. Once
+``run`` has returned, the headless summary reads ``records`` and ``file_stats``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,6 +18,7 @@ from s3tui.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
     from s3tui.engine.remote import Remote
+    from s3tui.engine.stats import AttemptRecord, FileStat
     from s3tui.engine.transfer import Transfer
 
 
@@ -39,7 +42,24 @@ class Result:
 
 
 class UploadJob(Protocol):
+    """What a driver (``s3tui.drive``, the dashboard) uses of a job, and nothing more."""
+
     progress: Progress
+
+    @property
+    def records(self) -> Sequence[AttemptRecord]:
+        """Every request attempt so far, in order: the summary's part-time percentiles."""
+        ...
+
+    @property
+    def file_stats(self) -> Sequence[FileStat]:
+        """One row per file once ``run`` has returned; empty for a stream."""
+        ...
+
+    @property
+    def cancel_note(self) -> str:
+        """What a stop leaves behind, said after "interrupted": e.g. that nothing was stored."""
+        ...
 
     def run(self) -> Result: ...
 

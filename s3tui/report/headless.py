@@ -111,7 +111,7 @@ class HeadlessReporter:
     def summary(
         self,
         result: Result,
-        records: list[AttemptRecord],
+        records: Sequence[AttemptRecord],
         files: Sequence[FileStat] = (),
     ) -> None:
         """The final lines. For a tree: the failed files with reasons and the seed's perf_data

@@ -15,10 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from s3tui.engine.job import Result
 from s3tui.engine.progress import FileState, PartState, Phase, Progress
+from s3tui.engine.stats import AttemptRecord, FileStat
 from s3tui.sizes import format_size
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class FakeJob:
     estimate: float = 0.0
     spool: tuple[int, int, int, str] = (0, 0, 0, "")
     bwlimit: float | None = None
+    cancel_note: ClassVar[str] = "the upload was aborted, nothing was stored"
 
     def __post_init__(self) -> None:
         # Both clocks fake: part ages (Snapshot.now) and event times (Event.time) repeat.
@@ -71,6 +73,8 @@ class FakeJob:
         self.progress.estimate_fn = lambda: self.estimate
         self.progress.spool_fn = lambda: self.spool
         self.progress.bwlimit = self.bwlimit
+        self.records: list[AttemptRecord] = []
+        self.file_stats: list[FileStat] = []
         self.paused = False
         self.pause_calls: list[bool] = []
         self.concurrency_calls: list[int] = []
