@@ -47,9 +47,7 @@ SpoolFreeFn = Callable[[str], int | None]
 
 # How often the screen reads the progress model. Every repaint is CPU the upload (and, on a
 # small machine, the S3 server) goes without: a frame of this dashboard costs Textual ~15 ms of
-# CPU at 132x40. Measured here over a 10 s upload under a pty: 4 Hz +0.87 CPU-s against headless,
-# 2 Hz +0.59, 1 Hz +0.45 (~0.3 of each is importing and mounting the app). 2 Hz is rclone's
-# progress rate and keeps the numbers readable while they change.
+# CPU at 132x40. 2 Hz is rclone's progress rate and keeps the numbers readable while they change.
 POLL_INTERVAL = 1 / 2
 # Free space on the spool's disk is a syscall: ask at most this often (seconds).
 DISK_SAMPLE_INTERVAL = 1.0

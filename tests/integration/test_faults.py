@@ -1,4 +1,4 @@
-"""Issue 3's proof: uploads survive stalls, resets, 500s and SlowDown through a fault proxy.
+"""Uploads survive stalls, resets, 500s and SlowDown through a fault proxy.
 
 Every test checks the bytes that landed, that no multipart upload is left and that the spool
 is empty, and reads the per-attempt stats to see that the faults really happened.
@@ -239,7 +239,7 @@ def test_corrupted_part_is_rejected_by_the_server_and_resent(
 ) -> None:
     """A flipped byte on the wire: the CRC32C sent with the part makes the server refuse it."""
     # Part 2 by number, not "the 2nd part request": under load part 3 (2 MiB, shorter than the
-    # offset, so nothing would be flipped) can reach the proxy second. That was this test's flake.
+    # offset, so nothing would be flipped) can reach the proxy second.
     fault_proxy.add_rule(Fault.corrupt(at_byte=3 * MiB + 7), path=r"partNumber=2(&|$)", nth=1)
     fault_proxy.add_rule(Fault.corrupt(at_byte=100), path=r"^/[^?]+$", method="PUT", nth=1)
     data = random_bytes(12 * MiB, seed=15)

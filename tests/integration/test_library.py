@@ -1,4 +1,4 @@
-"""Using the engine as a library: a stream job with a per-attempt callback (the seed's closure)."""
+"""Using the engine as a library: a stream job with a per-attempt callback (``on_record``)."""
 
 from __future__ import annotations
 

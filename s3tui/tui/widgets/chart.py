@@ -1,7 +1,7 @@
 """Throughput over the last minutes: measured on the wire, the EWMA estimate, the --bwlimit cap.
 
-History lives in a bounded deque owned by this widget, sampled from the dashboard's tick (the
-dolphie shape); drawing copies nothing global and redraws at any size.
+History lives in a bounded deque owned by this widget, sampled from the dashboard's tick;
+drawing copies nothing global and redraws at any size.
 """
 
 from __future__ import annotations
