@@ -17,9 +17,7 @@ from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.tree import TreeUpload
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
-from tests.helpers import assert_landed, random_bytes
-
-KiB = 1024
+from tests.helpers import KiB, assert_landed, random_bytes
 
 
 def _tree(root: Path, n: int) -> dict[str, bytes]:

@@ -12,9 +12,8 @@ from typing import Any
 
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
-from tests.helpers import assert_landed, random_bytes, write_tree
+from tests.helpers import MiB, assert_landed, random_bytes, write_tree
 
-MiB = 1024 * 1024
 # The CLI, reporting on stderr whether botocore was ever imported.
 _WRAPPER = (
     "import atexit, sys\n"

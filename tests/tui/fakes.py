@@ -21,11 +21,11 @@ from s3tui.engine.job import Result
 from s3tui.engine.progress import FileState, PartState, Phase, Progress
 from s3tui.engine.stats import AttemptRecord, FileStat
 from s3tui.sizes import format_size
+from tests.helpers import MiB
 
 if TYPE_CHECKING:
     from s3tui.tui.app import UploadApp
 
-MiB = 1024**2
 # 2026-01-01 14:03:00 UTC: event timestamps in snapshots and screenshots (TZ=UTC there).
 WALL_EPOCH = 1_767_276_180.0
 

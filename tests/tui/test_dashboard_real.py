@@ -29,16 +29,15 @@ from s3tui.tui.dashboard import start_app
 from s3tui.tui.screens import ConfirmAbort, SummaryScreen
 from s3tui.tui.widgets import Panel, PartsPanel, RetryLog, SummaryPanel
 from tests.helpers import (
+    MiB,
     assert_no_incomplete_uploads,
+    assert_object_landed,
     assert_spool_empty,
     random_bytes,
-    sha256_bytes,
-    sha256_of_object,
 )
 
 from .conftest import SIZE
 
-MiB = 1024 * 1024
 KEY = "dash/obj"
 
 
@@ -127,9 +126,7 @@ class Upload:
             os.close(self.feeder.read_fd)
 
     def check_landed(self, s3_client: Any) -> None:
-        assert sha256_of_object(s3_client, self.bucket, KEY) == sha256_bytes(self.data)
-        assert_no_incomplete_uploads(s3_client, self.bucket)
-        assert_spool_empty(self.spool_dir)
+        assert_object_landed(s3_client, self.bucket, KEY, self.data, self.spool_dir)
 
     def check_nothing_left(self, s3_client: Any) -> None:
         listed = s3_client.list_objects_v2(Bucket=self.bucket).get("Contents", [])

@@ -25,14 +25,13 @@ import pytest
 
 from s3tui.lab import LocalS3
 from tests.helpers import (
+    MiB,
     assert_no_incomplete_uploads,
+    assert_object_landed,
     assert_spool_empty,
     random_bytes,
-    sha256_bytes,
-    sha256_of_object,
 )
 
-MiB = 1024 * 1024
 COLS, ROWS = 120, 36
 # CSI sequences, OSC strings, charset selection and the few two-byte escapes Textual writes.
 _ANSI = re.compile(
@@ -193,9 +192,7 @@ def test_tui_with_piped_stdin_takes_keys_and_uploads_every_byte(
     assert run.wait() == 0, run.text()[-3000:]
     # The outcome is printed to the terminal after the dashboard closes (the scrollback).
     assert "s3tui: upload complete: stdin → s3://" in run.text()
-    assert sha256_of_object(s3_client, bucket, "pty/whole") == sha256_bytes(data)
-    assert_no_incomplete_uploads(s3_client, bucket)
-    assert_spool_empty(pty_put.spool)
+    assert_object_landed(s3_client, bucket, "pty/whole", data, pty_put.spool)
 
 
 def test_q_then_y_mid_stream_aborts_with_130(pty_put: Any, s3_client: Any, bucket: str) -> None:
