@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from s3tui.engine.job import Result
-from s3tui.tui.fmt import duration, format_rate, format_size
+from s3tui.tui.fmt import count, duration, format_rate, format_size
 
 
 def outcome_title(result: Result) -> str:
@@ -24,8 +24,8 @@ def outcome_lines(result: Result, source: str, dest: str) -> list[str]:
     stats = [
         f"{format_size(result.size)} in {duration(result.seconds)}",
         format_rate(rate),
-        f"{result.parts} part{'s' if result.parts != 1 else ''}",
-        f"{result.retries} retr{'ies' if result.retries != 1 else 'y'}",
+        f"{count(result.parts)} part{'s' if result.parts != 1 else ''}",
+        f"{count(result.retries)} retr{'ies' if result.retries != 1 else 'y'}",
     ]
     lines.append("  " + " · ".join(stats))
     if result.etag or result.checksum:
