@@ -14,18 +14,6 @@ def test_headless_path_imports_no_textual_and_no_boto3() -> None:
     assert out.stdout.strip() == ""
 
 
-def test_headless_path_imports_no_humanize() -> None:
-    """humanize formats counts on the dashboard only: ~2-4 ms of imports the headless start
-    does without."""
-    code = (
-        "import sys, s3tui.cli, s3tui.drive, s3tui.engine.stream, s3tui.engine.tree,"
-        " s3tui.report.headless\n"
-        "print('humanize' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_tree_quick_path_imports_no_ssl_urllib_or_email() -> None:
     """A tree's quick start (direct path, http endpoint, no proxy) needs none of these; together
     they cost ~13 ms of start-up before the first request."""
