@@ -1,4 +1,4 @@
-"""The dashboard: runs an :class:`~s3tui.engine.job.UploadJob` in a thread and shows it live.
+"""The dashboard: shows an :class:`~s3tui.engine.job.UploadJob` live while it runs.
 
 The engine never waits on the UI: ``job.run()`` runs on its own thread (a :class:`JobRunner`,
 started before Textual is loaded: :func:`s3tui.tui.dashboard.start_app`), the screen reads
