@@ -1,9 +1,9 @@
 """A deterministic stand-in for an upload, for UI tests and screenshots (no S3, no sleeping).
 
 :class:`FakeJob` implements the ``UploadJob`` protocol over a real :class:`Progress`. Its
-``run()`` (on the dashboard's worker thread, like a real job) plays a *script*: a generator that
-mutates the progress model one simulated second at a time and yields a step name. In manual mode
-the test releases steps with :meth:`FakeJob.advance` / :meth:`FakeJob.advance_to`, which return
+``run()`` (on the :class:`~s3tui.tui.runner.JobRunner`'s thread, like a real job) plays a
+*script*: a generator that mutates the progress model one simulated second at a time and yields a
+step name. The test releases steps with :meth:`FakeJob.advance` (or :func:`play`), which returns
 once the step is applied, so the screen only ever sees whole steps: snapshots are repeatable.
 """
 
@@ -55,8 +55,6 @@ class FakeJob:
     source: str = "stdin"
     dest: str = "s3://backups/db/2026-01-01.sql.gz"
     clock: FakeClock = field(default_factory=FakeClock)
-    manual: bool = True
-    step_delay: float = 0.02  # between steps when not manual
     concurrency: int = 4
     max_concurrency: int = 16
     estimate: float = 0.0
@@ -121,24 +119,8 @@ class FakeJob:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"fake job stuck after step {self.step_name!r}")
 
-    def advance_to(self, name: str, limit: int = 10_000) -> None:
-        """Apply steps until the one called ``name`` has been applied."""
-        for _ in range(limit):
-            if self.step_name == name or self.run_returned.is_set():
-                break
-            self.advance()
-        if self.step_name != name and not self.run_returned.is_set():
-            raise AssertionError(f"the script has no step {name!r}")
-
-    def finish_all(self) -> None:
-        """Play the script to its end (for the success path)."""
-        while not self.run_returned.is_set():
-            self.advance()
-
     # --- internals ---
     def _wait_for_go(self) -> bool:
-        if not self.manual:
-            return not self._cancel.wait(self.step_delay)
         while not self._go.acquire(timeout=0.01):
             if self._cancel.is_set():
                 return False

@@ -82,10 +82,6 @@ class ThroughputChart(FrameView):
     def on_mount(self) -> None:
         self.border_subtitle = LEGEND
 
-    @property
-    def samples(self) -> tuple[Sample, ...]:
-        return tuple(self._samples)
-
     def show(self, frame: Frame) -> None:
         """Record a sample when ``interval`` has passed on the progress clock."""
         if self._samples and frame.now - self._samples[-1].t < self.interval:
