@@ -11,10 +11,13 @@ import contextlib
 import gc
 import signal
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from s3tui.engine.job import Result, UploadJob
 from s3tui.errors import STOP_SIGNALS
+
+if TYPE_CHECKING:
+    pass
 
 
 @contextlib.contextmanager
@@ -32,7 +35,7 @@ def signals_cancel(job: UploadJob) -> Iterator[None]:
 
 
 def drive_job(
-    job: Any,
+    job: UploadJob,
     *,
     tui: bool | None,
     json_lines: bool = False,
@@ -51,11 +54,16 @@ def drive_job(
     gc.freeze()
     gc.enable()
     if tui:
-        from s3tui.tui import run_dashboard  # Textual is imported only here
+        from s3tui.tui.dashboard import run_dashboard  # Textual is imported only here
+        from s3tui.tui.outcome import print_outcome
 
-        if on_start is not None:
-            on_start()  # the dashboard shows the events that came before it was mounted
-        result = run_dashboard(job)
+        # Until the app takes the signals over (and again after it lets go), the stop signals
+        # cancel the job rather than raise into this thread with the upload running.
+        with signals_cancel(job):
+            if on_start is not None:
+                on_start()  # the dashboard shows the events that came before it was mounted
+            result = run_dashboard(job)
+        print_outcome(result, job.progress.source, job.progress.dest)
     else:
         from s3tui.report.headless import HeadlessReporter
 
@@ -68,7 +76,7 @@ def drive_job(
                 result = job.run()
             finally:
                 reporter.stop()
-        reporter.summary(result, job.transfer.records, files=getattr(job, "file_stats", ()))
+        reporter.summary(result, job.records, files=job.file_stats)
     if on_done is not None:
         on_done(result)
     return result.exit_code

@@ -62,5 +62,5 @@ def format_size(n: float) -> str:
 
 
 def format_rate(bytes_per_second: float) -> str:
-    """Throughput in MB/s (decimal, as network tools and the seed's perf_data report it)."""
+    """Throughput in MB/s (decimal, as network tools and ``--stats-file`` report it)."""
     return f"{bytes_per_second / 1e6:.1f} MB/s"

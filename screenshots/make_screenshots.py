@@ -1,8 +1,9 @@
 """Write the README's pictures from the real dashboard: ``python screenshots/make_screenshots.py``.
 
-Drives :func:`s3tui.tui.app.build_app` with ``run_test`` and ``save_screenshot``, never drawn by
-hand. The upload is the scripted fake job from ``tests/tui/fakes.py`` so the pictures are the
-same on every run; swap in a real job to show a real upload.
+Drives :func:`s3tui.tui.dashboard.start_app` (the CLI's way in) with ``run_test`` and
+``save_screenshot``, never drawn by hand. The upload is the scripted fake job from
+``tests/tui/fakes.py`` so the pictures are the same on every run; swap in a real job to show a
+real upload.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from s3tui.tui.app import build_app  # noqa: E402
+from s3tui.tui.dashboard import start_app  # noqa: E402
 from tests.tui.fakes import (  # noqa: E402
     FakeJob,
     fixed_spool_free,
+    job_ended,
     play,
     stream_job,
     tree_job,
@@ -30,11 +32,11 @@ SIZE = (120, 36)
 
 
 async def shoot(job: FakeJob, until: str | None, name: str) -> Path:
-    app = build_app(job, spool_free_fn=fixed_spool_free)
+    app = start_app(job, spool_free_fn=fixed_spool_free)
     async with app.run_test(size=SIZE) as pilot:
         play(app, job, until)
         if until is None:
-            await app.workers.wait_for_complete()
+            await job_ended(app)
         await pilot.pause()
         app.save_screenshot(filename=name, path=str(HERE))
     return HERE / name

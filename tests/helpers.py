@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from pathlib import Path
 from typing import Any
+
+KiB = 1024
+MiB = 1024 * KiB
 
 
 def random_bytes(n: int, seed: int = 0) -> bytes:
@@ -45,6 +49,19 @@ def assert_spool_empty(path: str | Path) -> None:
     # The parsed-model cache (engine/remote/models.py) sits in the same cache dir: not spool.
     files = [f for f in p.rglob("*") if not f.is_dir() and "botocore-models" not in f.parts]
     assert not files, f"spool dir {p} not empty: {[str(f) for f in files[:10]]}"
+
+
+def assert_object_landed(client: Any, bucket: str, key: str, data: bytes, spool: Path) -> None:
+    """One object's checks: its bytes, no incomplete multipart upload, nothing left in the
+    spool (other keys in the bucket are not looked at)."""
+    assert sha256_of_object(client, bucket, key) == sha256_bytes(data)
+    assert_no_incomplete_uploads(client, bucket)
+    assert_spool_empty(spool)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """One JSON object a line, as ``--stats-file`` writes them."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:

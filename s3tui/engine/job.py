@@ -1,7 +1,8 @@
 """What every upload (stream, file, tree) offers to whoever drives it: CLI, dashboard or library.
 
 A driver calls :meth:`UploadJob.run` in a thread of its own and watches ``job.progress``; it steers
-with ``cancel``/``set_paused``/``set_concurrency``. All of these are safe from any thread.
+with ``cancel``/``set_paused``/``set_concurrency``. All of these are safe from any thread. Once
+``run`` has returned, the headless summary reads ``records`` and ``file_stats``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +20,7 @@ from s3tui.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
     from s3tui.engine.remote import Remote
+    from s3tui.engine.stats import AttemptRecord, FileStat
     from s3tui.engine.transfer import Transfer
 
 
@@ -48,11 +51,26 @@ class Result:
 
 
 class UploadJob(Protocol):
+    """What a driver (``s3tui.drive``, the dashboard) uses of a job, and nothing more."""
+
     progress: Progress
+
+    @property
+    def records(self) -> Sequence[AttemptRecord]:
+        """Every request attempt so far, in order: the summary's part-time percentiles."""
+        ...
+
+    @property
+    def file_stats(self) -> Sequence[FileStat]:
+        """One row per file once ``run`` has returned; empty for a stream."""
+        ...
 
     def run(self) -> Result: ...
 
-    def cancel(self, exit_code: int, reason: str) -> None: ...
+    def cancel(self, exit_code: int, reason: str) -> None:
+        """Stop from outside; ``reason`` names the cause ("terminated (SIGTERM)"), and the job's
+        result adds what the stop left behind, which only the job knows once it has stopped."""
+        ...
 
     def set_paused(self, paused: bool) -> None: ...
 
@@ -95,6 +113,10 @@ class SteeredJob:
         self._outcome_lock = threading.Lock()
         self._cond = threading.Condition()
         self.transfer.on_crash = self.fail
+
+    @property
+    def records(self) -> Sequence[AttemptRecord]:
+        return self.transfer.records
 
     def cancel(self, exit_code: int, reason: str) -> None:
         self._set_outcome(exit_code, reason, from_outside=True)

@@ -15,7 +15,7 @@ import contextlib
 import errno
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,7 +28,7 @@ from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64,
 from s3tui.engine.remote.errors import answer_lost
 from s3tui.engine.source import SourceError, Stopped, StreamSource
 from s3tui.engine.spool import Spool
-from s3tui.engine.stats import AttemptRecord
+from s3tui.engine.stats import AttemptRecord, FileStat
 from s3tui.engine.transfer import Task, Transfer
 from s3tui.errors import EXIT_FAILED
 from s3tui.sizes import format_size
@@ -98,6 +98,10 @@ class StreamUpload(SteeredJob):
         self._final_parts: tuple[list[tuple[int, str, int]], int] | None = None  # (parts, size)
         self._left: str | None = None
         self._fate_unknown = False  # the final request was sent and no answer came back
+
+    @property
+    def file_stats(self) -> Sequence[FileStat]:
+        return ()  # one stream, no files
 
     # --- the job ---
     def run(self) -> Result:

@@ -130,10 +130,10 @@ class HeadlessReporter:
     def summary(
         self,
         result: Result,
-        records: list[AttemptRecord],
+        records: Sequence[AttemptRecord],
         files: Sequence[FileStat] = (),
     ) -> None:
-        """The final lines. For a tree: the failed files with reasons and the seed's perf_data
+        """The final lines. For a tree: the failed files with reasons and the per-file stats
         table for up to ``MAX_FILE_ROWS`` files (``--stats-file`` has every file)."""
         self._end_line()
         times = [
@@ -185,7 +185,7 @@ def failed_lines(failed: Sequence[tuple[str, str]], limit: int = MAX_FILE_ROWS) 
 
 
 def file_table(files: Sequence[FileStat], limit: int = MAX_FILE_ROWS) -> list[str]:
-    """The s3-upload seed's perf_data columns, one row per file, in listing order."""
+    """The per-file stats columns (as in ``--stats-file``), one row per file, in listing order."""
     head = (
         f"  {'attempts':>8} {'bytes':>12} {'success_ms':>10} {'total_ms':>10} "
         f"{'MBps':>10} {'MBps_est':>10}  {'state':<10} key"

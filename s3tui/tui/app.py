@@ -1,7 +1,7 @@
-"""The dashboard: runs an :class:`~s3tui.engine.job.UploadJob` in a thread and shows it live.
+"""The dashboard: shows an :class:`~s3tui.engine.job.UploadJob` live while it runs.
 
-The engine never waits on the UI: ``job.run()`` runs on its own thread (a :class:`JobRunner` the
-CLI starts before loading Textual, else a Textual thread worker), the screen reads
+The engine never waits on the UI: ``job.run()`` runs on its own thread (a :class:`JobRunner`,
+started before Textual is loaded: :func:`s3tui.tui.dashboard.start_app`), the screen reads
 ``job.progress.snapshot()`` on a timer (a few times a second), and discrete engine events (a
 retry, a failure) arrive as messages posted from the engine's threads. Every way out of the app
 (``q`` + confirm, ctrl+c, SIGINT/SIGTERM, the window closing) goes through ``job.cancel``.
@@ -12,27 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import PurePath
 from typing import ClassVar
 
-from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widget import Widget
 from textual.widgets import Footer
-from textual.worker import Worker, WorkerState
 
-from s3tui.drive import STOP_SIGNALS
-from s3tui.engine.job import Result, UploadJob
+from s3tui.engine.job import Result
 from s3tui.engine.progress import Event, RateMeter
-from s3tui.errors import EXIT_FAILED, EXIT_SIGINT
+from s3tui.errors import EXIT_SIGINT, STOP_SIGNALS
 from s3tui.tui import hangup
 from s3tui.tui.frame import Frame
 from s3tui.tui.runner import JobRunner
@@ -40,6 +35,7 @@ from s3tui.tui.screens import ConfirmAbort, HelpScreen, SummaryScreen
 from s3tui.tui.styles import stylesheet_paths
 from s3tui.tui.widgets import (
     FilesPanel,
+    FrameView,
     PartsPanel,
     RetryLog,
     SummaryPanel,
@@ -49,14 +45,9 @@ from s3tui.tui.widgets import (
 
 SpoolFreeFn = Callable[[str], int | None]
 
-# The widgets that draw each snapshot (each has ``show(frame)``).
-_VIEWS = "SummaryPanel, FilesPanel, PartsPanel, TempDiskPanel, ThroughputChart"
-
 # How often the screen reads the progress model. Every repaint is CPU the upload (and, on a
 # small machine, the S3 server) goes without: a frame of this dashboard costs Textual ~15 ms of
-# CPU at 132x40. Measured here over a 10 s upload under a pty: 4 Hz +0.87 CPU-s against headless,
-# 2 Hz +0.59, 1 Hz +0.45 (~0.3 of each is importing and mounting the app). 2 Hz is rclone's
-# progress rate and keeps the numbers readable while they change.
+# CPU at 132x40. 2 Hz is rclone's progress rate and keeps the numbers readable while they change.
 POLL_INTERVAL = 1 / 2
 # Free space on the spool's disk is a syscall: ask at most this often (seconds).
 DISK_SAMPLE_INTERVAL = 1.0
@@ -106,26 +97,23 @@ class UploadApp(App[Result]):
 
     def __init__(
         self,
-        job: UploadJob,
+        runner: JobRunner,
         *,
         spool_free_fn: SpoolFreeFn | None = None,
         poll_interval: float = POLL_INTERVAL,
         handle_signals: bool = False,
-        runner: JobRunner | None = None,
     ) -> None:
-        """Times come from the progress model (``Snapshot.now``), so a fake clock there is
-        all a test needs.
+        """``runner``: the job, already running on its own thread. Made by
+        :func:`s3tui.tui.dashboard.start_app`, which says what the options are for.
 
-        ``handle_signals`` routes SIGINT/SIGTERM into the cancel path; only the real CLI wants
-        that, tests must not take over the process's signals.
-
-        ``runner``: the job already running on its own thread (the CLI starts it before
-        loading Textual); without one the app runs the job in a thread worker once mounted.
+        Times come from the progress model (``Snapshot.now``), so a fake clock there is all a
+        test needs.
         """
         # The real CLI's terminal may hang up under it (SIGHUP); tests run headless drivers.
         super().__init__(driver_class=hangup.driver_class() if handle_signals else None)
-        self.job = job
-        self.progress = job.progress
+        self.runner = runner
+        self.job = runner.job
+        self.progress = runner.job.progress
         self._spool_free_fn = spool_free_fn or disk_free
         self._poll_interval = poll_interval
         self._handle_signals = handle_signals
@@ -138,12 +126,9 @@ class UploadApp(App[Result]):
         self._stopping = False
         self._listening = False
         self._preseeded: set[Event] = set()
-        self._job_done = threading.Event()
-        self._worker: Worker[Result] | None = None
-        self._runner = runner
         self._timer: Timer | None = None
         self._signals: list[int] = []
-        self._views: list[Widget] = []
+        self._views: list[FrameView] = []
         self.frame: Frame | None = None
         self.outcome: Result | None = None
 
@@ -169,7 +154,7 @@ class UploadApp(App[Result]):
         }
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
-        self._views = list(self.query(_VIEWS))
+        self._views = list(self.query(FrameView))
         self._listening = True
         self.progress.subscribe(self._on_engine_event)
         log = self.query_one(RetryLog)
@@ -181,10 +166,7 @@ class UploadApp(App[Result]):
         self._timer = self.set_interval(self._poll_interval, self.poll)
         if self._handle_signals:
             self._install_signal_handlers()
-        if self._runner is not None:
-            self._runner.on_done(self._job_finished)
-        else:
-            self._worker = self._run_upload()
+        self.runner.on_done(self._job_finished)
 
     def on_unmount(self) -> None:
         self._listening = False
@@ -197,34 +179,14 @@ class UploadApp(App[Result]):
             loop.remove_signal_handler(sig)
 
     # --- the upload thread ---
-    @work(thread=True, exit_on_error=False, exclusive=True, group="upload", description="upload")
-    def _run_upload(self) -> Result:
-        try:
-            return self.job.run()
-        finally:
-            self._job_done.set()
-
     def _job_finished(self, result: Result) -> None:
         """The runner's callback, on the job's thread (or this one if it had already ended)."""
-        self._job_done.set()
         if self._listening:
             self.post_message(self.JobDone(result))
 
     def on_upload_app_job_done(self, message: JobDone) -> None:
         if self.outcome is None:
             self._finish(message.result)
-
-    def wait_for_job(self, timeout: float | None = None) -> bool:
-        """Block until ``job.run()`` has returned (its cleanup included); for the CLI at exit."""
-        return self._job_done.wait(timeout)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is not self._worker:
-            return
-        if event.state == WorkerState.SUCCESS and event.worker.result is not None:
-            self._finish(event.worker.result)
-        elif event.state == WorkerState.ERROR:
-            self._finish(Result(EXIT_FAILED, f"internal error: {event.worker.error!r}"))
 
     def _finish(self, result: Result) -> None:
         self.outcome = result
@@ -273,7 +235,7 @@ class UploadApp(App[Result]):
         # shuts down and the widgets are already gone; then there is nothing to show, no error.
         for view in self._views:
             if view.is_attached:
-                view.show(self.frame)  # type: ignore[attr-defined]
+                view.show(self.frame)
 
     # --- steering ---
     def action_toggle_pause(self) -> None:
@@ -360,14 +322,3 @@ class UploadApp(App[Result]):
         )
         yield SystemCommand("Abort upload", "Stop and abort the multipart upload", self.action_quit)
         yield SystemCommand("Dashboard help", "Keys and panels", self.action_dashboard_help)
-
-
-def build_app(
-    job: UploadJob,
-    *,
-    spool_free_fn: SpoolFreeFn | None = None,
-    handle_signals: bool = False,
-    runner: JobRunner | None = None,
-) -> UploadApp:
-    """The one way to make the dashboard: the CLI, the tests and the screenshot script share it."""
-    return UploadApp(job, spool_free_fn=spool_free_fn, handle_signals=handle_signals, runner=runner)

@@ -1,18 +1,37 @@
 """Plain formatting helpers shared by the widgets and the final summary (no Textual here).
 
 Kept pure so the final lines printed to the terminal and the dashboard say the same thing.
+Sizes and rates come from :mod:`s3tui.sizes`, shared with the engine's and the headless
+messages; ``humanize`` is used only here, on the dashboard's side, so the headless path never
+imports it.
 """
 
 from __future__ import annotations
 
 import time
 
+import humanize
+
 from s3tui.sizes import format_rate, format_size
 
-__all__ = ["bar", "clock_time", "duration", "eta", "format_rate", "format_size", "percent"]
+__all__ = [
+    "bar",
+    "clock_time",
+    "count",
+    "duration",
+    "eta",
+    "format_rate",
+    "format_size",
+    "percent",
+]
 
 # Eighth blocks give a progress bar 8x the resolution of its width.
 _EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def count(n: int) -> str:
+    """A count with thousands separators (``"10,000"``): parts and files run into thousands."""
+    return humanize.intcomma(n)
 
 
 def duration(seconds: float) -> str:

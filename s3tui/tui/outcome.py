@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from typing import TextIO
+
 from s3tui.engine.job import Result
-from s3tui.tui.fmt import duration, format_rate, format_size
+from s3tui.tui.fmt import count, duration, format_rate, format_size
 
 
 def outcome_title(result: Result) -> str:
@@ -21,8 +25,8 @@ def outcome_lines(result: Result, source: str, dest: str) -> list[str]:
     stats = [
         f"{format_size(result.size)} in {duration(result.seconds)}",
         format_rate(rate),
-        f"{result.parts} part{'s' if result.parts != 1 else ''}",
-        f"{result.retries} retr{'ies' if result.retries != 1 else 'y'}",
+        f"{count(result.parts)} part{'s' if result.parts != 1 else ''}",
+        f"{count(result.retries)} retr{'ies' if result.retries != 1 else 'y'}",
     ]
     lines.append("  " + " · ".join(stats))
     if result.etag or result.checksum:
@@ -37,3 +41,10 @@ def outcome_lines(result: Result, source: str, dest: str) -> list[str]:
     if result.message:
         lines.append(f"  {result.message}")
     return lines
+
+
+def print_outcome(result: Result, source: str, dest: str, out: TextIO | None = None) -> None:
+    """Leave the outcome in the terminal's scrollback once the dashboard has closed."""
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        for line in outcome_lines(result, source, dest):
+            print(line, file=out or sys.stderr)

@@ -1,8 +1,8 @@
-"""The upload's own thread for the real dashboard, started before Textual is even imported.
+"""The upload's own thread for the dashboard, started before Textual is even imported.
 
-Importing Textual and mounting the app takes ~0.2 s of CPU; when the app started the upload
-from ``on_mount``, every ``--tui`` run began that much later than a headless one (~3% of a
-1 GiB stream's wall time on a 2-core machine). Nothing here imports Textual.
+Importing Textual and mounting the app takes ~0.2 s of CPU; the upload does not wait for it.
+The app watches the runner (:meth:`JobRunner.on_done`) in the CLI, the tests and the screenshot
+script alike. Nothing here imports Textual.
 """
 
 from __future__ import annotations

@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from s3tui.lab import LocalS3
-from tests.helpers import assert_no_incomplete_uploads, assert_spool_empty, random_bytes
+from tests.helpers import MiB, assert_no_incomplete_uploads, assert_spool_empty, random_bytes
 from tests.integration.cli_runner import run_put, s3tui_cmd
-
-MiB = 1024 * 1024
 
 
 def _journal_dir() -> Path:

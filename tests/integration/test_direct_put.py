@@ -19,12 +19,11 @@ from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.tree import TreeUpload
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
-from tests.helpers import assert_landed, random_bytes
+from tests.helpers import KiB, assert_landed, random_bytes
 
 pytestmark = pytest.mark.skipif(
     not fast.enabled(), reason="S3TUI_FAST_PATH=0: these test the fast path itself"
 )
-KiB = 1024
 
 
 def _tree(root: Path, n: int) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""Issue 3's proof: uploads survive stalls, resets, 500s and SlowDown through a fault proxy.
+"""Uploads survive stalls, resets, 500s and SlowDown through a fault proxy.
 
 Every test checks the bytes that landed, that no multipart upload is left and that the spool
 is empty, and reads the per-attempt stats to see that the faults really happened.
@@ -7,7 +7,6 @@ is empty, and reads the per-attempt stats to see that the faults really happened
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -16,26 +15,16 @@ from typing import Any
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
 from tests.helpers import (
+    MiB,
     assert_no_incomplete_uploads,
+    assert_object_landed,
     assert_spool_empty,
     random_bytes,
-    sha256_bytes,
-    sha256_of_object,
+    read_jsonl,
 )
 from tests.integration.cli_runner import run_put, s3tui_cmd
 
-MiB = 1024 * 1024
 PARTS = r"partNumber="
-
-
-def _stats(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def _check_landed(client: Any, bucket: str, key: str, data: bytes, spool: Path) -> None:
-    assert sha256_of_object(client, bucket, key) == sha256_bytes(data)
-    assert_no_incomplete_uploads(client, bucket)
-    assert_spool_empty(spool)
 
 
 def test_stalled_parts_are_cut_at_an_adaptive_deadline(
@@ -61,9 +50,9 @@ def test_stalled_parts_are_cut_at_an_adaptive_deadline(
     )
     elapsed = time.monotonic() - t0
     assert r.code == 0, r.stderr
-    _check_landed(s3_client, bucket, "stalled", data, tmp_path / "spool")
+    assert_object_landed(s3_client, bucket, "stalled", data, tmp_path / "spool")
     assert len([f for f in fault_proxy.faults if f.kind == "stall"]) == 3
-    cut = [rec for rec in _stats(stats) if not rec["ok"]]
+    cut = [rec for rec in read_jsonl(stats) if not rec["ok"]]
     assert len(cut) == 3 and {rec["error"] for rec in cut} == {"deadline"}
     # Each stall was cut at its own deadline, far below a fixed 60 s socket timeout.
     assert all(rec["total_ms"] < 20_000 for rec in cut), cut
@@ -92,8 +81,8 @@ def test_resets_500s_and_slowdown_are_retried(
         spool=tmp_path / "spool",
     )
     assert r.code == 0, r.stderr
-    _check_landed(s3_client, bucket, "flaky", data, tmp_path / "spool")
-    reasons = sorted(rec["error"] for rec in _stats(stats) if not rec["ok"])
+    assert_object_landed(s3_client, bucket, "flaky", data, tmp_path / "spool")
+    reasons = sorted(rec["error"] for rec in read_jsonl(stats) if not rec["ok"])
     assert len(fault_proxy.faults) == 5
     assert reasons.count("SlowDown") == 2 and reasons.count("InternalError") == 1
     assert len(reasons) == 5, reasons
@@ -123,8 +112,8 @@ def test_throttled_high_latency_link_estimate_converges(
             spool=tmp_path / "spool",
         )
     assert r.code == 0, r.stderr
-    _check_landed(s3_client, bucket, "slow", data, tmp_path / "spool")
-    parts = [rec for rec in _stats(stats) if rec["part"] and rec["ok"]]
+    assert_object_landed(s3_client, bucket, "slow", data, tmp_path / "spool")
+    parts = [rec for rec in read_jsonl(stats) if rec["part"] and rec["ok"]]
     assert len(parts) == 8
     final_estimate = parts[-1]["MBps_est"] * 1e6
     # Per-request throughput is capped at `rate` per connection; latency costs a little.
@@ -233,7 +222,7 @@ def test_bwlimit_caps_the_rate(
     )
     elapsed = time.monotonic() - t0
     assert r.code == 0, r.stderr
-    _check_landed(s3_client, bucket, "capped", data, tmp_path)
+    assert_object_landed(s3_client, bucket, "capped", data, tmp_path)
     assert elapsed > len(data) / 4e6 * 0.8, f"{elapsed:.1f}s is faster than the cap allows"
 
 
@@ -242,7 +231,7 @@ def test_corrupted_part_is_rejected_by_the_server_and_resent(
 ) -> None:
     """A flipped byte on the wire: the CRC32C sent with the part makes the server refuse it."""
     # Part 2 by number, not "the 2nd part request": under load part 3 (2 MiB, shorter than the
-    # offset, so nothing would be flipped) can reach the proxy second. That was this test's flake.
+    # offset, so nothing would be flipped) can reach the proxy second.
     fault_proxy.add_rule(Fault.corrupt(at_byte=3 * MiB + 7), path=r"partNumber=2(&|$)", nth=1)
     fault_proxy.add_rule(Fault.corrupt(at_byte=100), path=r"^/[^?]+$", method="PUT", nth=1)
     data = random_bytes(12 * MiB, seed=15)
@@ -259,9 +248,9 @@ def test_corrupted_part_is_rejected_by_the_server_and_resent(
         spool=tmp_path / "spool",
     )
     assert r.code == 0, r.stderr
-    _check_landed(s3_client, bucket, "rot", data, tmp_path / "spool")
+    assert_object_landed(s3_client, bucket, "rot", data, tmp_path / "spool")
     assert [f.kind for f in fault_proxy.faults] == ["corrupt"]
-    assert [rec["error"] for rec in _stats(stats) if not rec["ok"]] == ["BadDigest"]
+    assert [rec["error"] for rec in read_jsonl(stats) if not rec["ok"]] == ["BadDigest"]
     # And a small stream (one PutObject) is protected the same way.
     small = random_bytes(1000, seed=16)
     r = run_put(
@@ -272,6 +261,6 @@ def test_corrupted_part_is_rejected_by_the_server_and_resent(
         spool=tmp_path / "spool",
     )
     assert r.code == 0, r.stderr
-    _check_landed(s3_client, bucket, "rot-small", small, tmp_path / "spool")
+    assert_object_landed(s3_client, bucket, "rot-small", small, tmp_path / "spool")
     assert [f.kind for f in fault_proxy.faults] == ["corrupt", "corrupt"]
     assert "retry part 1" in r.stderr and "BadDigest" in r.stderr

@@ -26,13 +26,13 @@ from s3tui.lab import FaultProxy, LocalS3, find_weed
 from s3tui.lab import seaweed as seaweed_mod
 from s3tui.lab.faultproxy import Fault
 from tests.helpers import (
+    MiB,
     assert_no_incomplete_uploads,
     random_bytes,
     sha256_bytes,
     sha256_of_object,
 )
 
-MiB = 1 << 20
 CONNECTION_ERRORS = (ConnectionClosedError, EndpointConnectionError, HTTPClientError)
 
 

@@ -1,4 +1,4 @@
-"""Using the engine as a library: a stream job with a per-attempt callback (the seed's closure)."""
+"""Using the engine as a library: a stream job with a per-attempt callback (``on_record``)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,7 @@ from s3tui.engine.remote.client import guarded
 from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.stream import StreamUpload
 from s3tui.lab import LocalS3
-from tests.helpers import (
-    assert_no_incomplete_uploads,
-    assert_spool_empty,
-    random_bytes,
-    sha256_bytes,
-    sha256_of_object,
-)
-
-MiB = 1024 * 1024
+from tests.helpers import MiB, assert_object_landed, random_bytes
 
 
 def test_stream_job_with_record_callback(
@@ -43,9 +35,7 @@ def test_stream_job_with_record_callback(
         os.close(fd)
     assert result.ok, result.message
     assert result.size == len(data) and result.parts == 4
-    assert sha256_of_object(s3_client, bucket, "lib/obj") == sha256_bytes(data)
-    assert_no_incomplete_uploads(s3_client, bucket)
-    assert_spool_empty(tmp_path / "spool")
+    assert_object_landed(s3_client, bucket, "lib/obj", data, tmp_path / "spool")
     parts = sorted(r.part for r in records if r.part is not None and r.ok)
     assert parts == [1, 2, 3, 4]
     assert all(r.MBps > 0 and r.MBps_est > 0 for r in records if r.part is not None)

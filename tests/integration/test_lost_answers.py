@@ -8,22 +8,23 @@ instead of failing a backup that is in fact stored, and must still fail when it 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from s3tui.lab import FaultProxy
 from s3tui.lab.faultproxy import Fault
 from tests.helpers import (
+    MiB,
     assert_no_incomplete_uploads,
+    assert_object_landed,
     assert_spool_empty,
     random_bytes,
+    read_jsonl,
     sha256_bytes,
     sha256_of_object,
 )
 from tests.integration.cli_runner import run_put, run_put_paths
 
-MiB = 1024 * 1024
 COMPLETE = r"\?uploadId="  # POST ...?uploadId=X completes; POST ...?uploads creates
 
 
@@ -35,10 +36,6 @@ def _then_no_such_upload(proxy: FaultProxy) -> Any:
         path=COMPLETE,
         times=1,
     )
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_stream_whose_complete_answer_is_lost_is_confirmed_not_failed(
@@ -61,10 +58,8 @@ def test_stream_whose_complete_answer_is_lost_is_confirmed_not_failed(
     )
     assert r.code == 0, r.stderr
     assert (lost.injected, gone.injected) == (1, 1)
-    assert sha256_of_object(s3_client, bucket, "db.sql.gz") == sha256_bytes(data)
-    assert_no_incomplete_uploads(s3_client, bucket)
-    assert_spool_empty(tmp_path / "spool")
-    complete = [rec for rec in _records(stats) if rec.get("label") == "complete upload"]
+    assert_object_landed(s3_client, bucket, "db.sql.gz", data, tmp_path / "spool")
+    complete = [rec for rec in read_jsonl(stats) if rec.get("label") == "complete upload"]
     assert [rec["ok"] for rec in complete] == [False, True], complete
     assert "upload vanished" not in r.stderr
 
@@ -118,6 +113,5 @@ def test_an_object_that_is_not_ours_is_not_taken_for_our_upload(
     assert r.code == 1, r.stderr
     assert (cut.injected, gone.injected) == (1, 1)
     assert "multipart upload vanished" in r.stderr
-    assert sha256_of_object(s3_client, bucket, "contested") == sha256_bytes(other)
-    assert_no_incomplete_uploads(s3_client, bucket)  # ours (still open) was aborted
-    assert_spool_empty(tmp_path / "spool")
+    # The object is the other writer's, and ours (still open) was aborted.
+    assert_object_landed(s3_client, bucket, "contested", other, tmp_path / "spool")

@@ -15,12 +15,11 @@ import pytest
 from s3tui.engine.remote import fast
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
-from tests.helpers import assert_landed, random_bytes, write_tree
+from tests.helpers import MiB, assert_landed, random_bytes, write_tree
 
 pytestmark = pytest.mark.skipif(
     not fast.enabled(), reason="S3TUI_FAST_PATH=0: these test the fast path itself"
 )
-MiB = 1024 * 1024
 # The CLI, reporting on stderr whether botocore was ever imported.
 _WRAPPER = (
     "import atexit, sys\n"

@@ -1,4 +1,5 @@
-"""Shared set-up: fixed time zone, private user dirs, and the fake jobs' helpers."""
+"""The dashboard tests' set-up: a fixed terminal size and time zone, async tests without a
+plugin. Private user dirs come from the root conftest (``isolated_env``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import inspect
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,10 +32,3 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     monkeypatch.undo()
     time.tzset()
-
-
-@pytest.fixture(autouse=True)
-def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads or writes the real user's config, cache or state."""
-    for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
-        monkeypatch.setenv(var, str(tmp_path / var.lower()))

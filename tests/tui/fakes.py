@@ -1,25 +1,31 @@
 """A deterministic stand-in for an upload, for UI tests and screenshots (no S3, no sleeping).
 
 :class:`FakeJob` implements the ``UploadJob`` protocol over a real :class:`Progress`. Its
-``run()`` (on the dashboard's worker thread, like a real job) plays a *script*: a generator that
-mutates the progress model one simulated second at a time and yields a step name. In manual mode
-the test releases steps with :meth:`FakeJob.advance` / :meth:`FakeJob.advance_to`, which return
+``run()`` (on the :class:`~s3tui.tui.runner.JobRunner`'s thread, like a real job) plays a
+*script*: a generator that mutates the progress model one simulated second at a time and yields a
+step name. The test releases steps with :meth:`FakeJob.advance` (or :func:`play`), which returns
 once the step is applied, so the screen only ever sees whole steps: snapshots are repeatable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from s3tui.engine.job import Result
 from s3tui.engine.progress import FileState, PartState, Phase, Progress
+from s3tui.engine.stats import AttemptRecord, FileStat
 from s3tui.sizes import format_size
+from tests.helpers import MiB
 
-MiB = 1024**2
+if TYPE_CHECKING:
+    from s3tui.tui.app import UploadApp
+
 # 2026-01-01 14:03:00 UTC: event timestamps in snapshots and screenshots (TZ=UTC there).
 WALL_EPOCH = 1_767_276_180.0
 
@@ -49,8 +55,6 @@ class FakeJob:
     source: str = "stdin"
     dest: str = "s3://backups/db/2026-01-01.sql.gz"
     clock: FakeClock = field(default_factory=FakeClock)
-    manual: bool = True
-    step_delay: float = 0.02  # between steps when not manual
     concurrency: int = 4
     max_concurrency: int = 16
     estimate: float = 0.0
@@ -66,6 +70,8 @@ class FakeJob:
         self.progress.estimate_fn = lambda: self.estimate
         self.progress.spool_fn = lambda: self.spool
         self.progress.bwlimit = self.bwlimit
+        self.records: list[AttemptRecord] = []
+        self.file_stats: list[FileStat] = []
         self.paused = False
         self.pause_calls: list[bool] = []
         self.concurrency_calls: list[int] = []
@@ -112,24 +118,8 @@ class FakeJob:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"fake job stuck after step {self.step_name!r}")
 
-    def advance_to(self, name: str, limit: int = 10_000) -> None:
-        """Apply steps until the one called ``name`` has been applied."""
-        for _ in range(limit):
-            if self.step_name == name or self.run_returned.is_set():
-                break
-            self.advance()
-        if self.step_name != name and not self.run_returned.is_set():
-            raise AssertionError(f"the script has no step {name!r}")
-
-    def finish_all(self) -> None:
-        """Play the script to its end (for the success path)."""
-        while not self.run_returned.is_set():
-            self.advance()
-
     # --- internals ---
     def _wait_for_go(self) -> bool:
-        if not self.manual:
-            return not self._cancel.wait(self.step_delay)
         while not self._go.acquire(timeout=0.01):
             if self._cancel.is_set():
                 return False
@@ -407,8 +397,8 @@ def tree_script() -> Script:
     return script
 
 
-def stream_job(**kwargs: object) -> FakeJob:
-    return FakeJob(stream_script(**kwargs))  # type: ignore[arg-type]
+def stream_job(**script_options: Any) -> FakeJob:
+    return FakeJob(stream_script(**script_options))
 
 
 def tree_job() -> FakeJob:
@@ -420,16 +410,25 @@ def fixed_spool_free(_path: str) -> int:
     return 41 * 1024**3
 
 
-def play(app: object, job: FakeJob, until: str | None = None) -> None:
+def play(app: UploadApp, job: FakeJob, until: str | None = None) -> None:
     """Apply script steps one by one, letting the dashboard sample after each (as its timer
     would), up to and including the step ``until`` (or to the end of the script).
 
     Call it from the app's event loop (inside ``run_test`` or a snapshot ``run_before``).
     """
-    poll = app.poll  # type: ignore[attr-defined]
     for _ in range(10_000):
         if job.run_returned.is_set() or (until is not None and job.step_name == until):
             return
         job.advance()
-        poll()
+        app.poll()
     raise AssertionError(f"the script has no step {until!r}")
+
+
+async def job_ended(app: UploadApp, timeout: float = 10.0) -> None:
+    """Wait until the app has been told the job's result: the job's thread posts it, so the
+    app's event loop must run meanwhile (call this from inside ``run_test``)."""
+    deadline = time.monotonic() + timeout
+    while app.outcome is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app was never told the job's result")
+        await asyncio.sleep(0.01)

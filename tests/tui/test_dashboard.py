@@ -5,23 +5,32 @@ from __future__ import annotations
 
 from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from s3tui.engine.job import Result
 from s3tui.engine.progress import PartState
-from s3tui.tui.app import UploadApp, build_app
+from s3tui.tui.app import UploadApp
+from s3tui.tui.dashboard import start_app
 from s3tui.tui.screens import ConfirmAbort, HelpScreen, SummaryScreen
-from s3tui.tui.widgets import FilesPanel, PartsPanel, RetryLog, SummaryPanel, TempDiskPanel
+from s3tui.tui.widgets import (
+    FilesPanel,
+    Panel,
+    PartsPanel,
+    RetryLog,
+    SummaryPanel,
+    TempDiskPanel,
+)
 
 from .conftest import SIZE
-from .fakes import FakeJob, fixed_spool_free, play, stream_job, tree_job
+from .fakes import FakeJob, fixed_spool_free, job_ended, play, stream_job, tree_job
 
 
 def make(job: FakeJob) -> UploadApp:
-    return build_app(job, spool_free_fn=fixed_spool_free)
+    return start_app(job, spool_free_fn=fixed_spool_free)
 
 
-def text(widget: object) -> str:
-    return widget.render().plain  # type: ignore[attr-defined]
+def text(panel: Panel) -> str:
+    return panel.render().plain
 
 
 async def test_parts_appear_and_finish() -> None:
@@ -58,7 +67,7 @@ async def test_retry_shows_in_the_log() -> None:
         retries = [e for e in log.events if e.kind == "retry"]
         assert len(retries) == 1
         assert retries[0].label == "part 3"
-        shown = str(log.query_one("Static").render())
+        shown = str(log.query_one(Static).render())
         assert "retry part 3 attempt 1" in shown
         assert "→ attempt 2 in 1.2s" in shown
         assert "deadline 9.9s" in shown
@@ -99,7 +108,7 @@ async def test_q_asks_then_aborts_with_130() -> None:
         assert "aborts the multipart upload" in str(app.screen.query_one("#dialog-body").render())
         assert job.cancelled is None
         await pilot.press("y")
-        await app.workers.wait_for_complete()
+        await job_ended(app)
         await pilot.pause()
     assert job.cancelled == (130, "cancelled by user")
     assert isinstance(app.return_value, Result)
@@ -127,7 +136,7 @@ async def test_ctrl_c_aborts_without_asking() -> None:
     async with app.run_test(size=SIZE) as pilot:
         play(app, job, "t2")
         await pilot.press("ctrl+c")
-        await app.workers.wait_for_complete()
+        await job_ended(app)
         await pilot.pause()
     assert job.cancelled == (130, "cancelled by user")
     assert app.return_value is not None and app.return_value.exit_code == 130
@@ -135,7 +144,7 @@ async def test_ctrl_c_aborts_without_asking() -> None:
 
 async def _play_to_the_summary(app: UploadApp, job: FakeJob, pilot: Pilot[object]) -> None:
     play(app, job)
-    await app.workers.wait_for_complete()
+    await job_ended(app)
     await pilot.pause()
     assert isinstance(app.screen, SummaryScreen)
 
@@ -178,7 +187,7 @@ async def test_run_raising_shows_a_failure() -> None:
     job = Broken(lambda job: iter(()))
     app = make(job)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await job_ended(app)
         await pilot.pause()
         assert isinstance(app.screen, SummaryScreen)
         await pilot.press("enter")

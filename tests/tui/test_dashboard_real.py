@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from s3tui.engine.config import UploadConfig
 from s3tui.engine.job import Result
@@ -23,20 +24,20 @@ from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.stream import StreamUpload
 from s3tui.lab import FaultProxy, LocalS3
 from s3tui.lab.faultproxy import Fault
-from s3tui.tui.app import UploadApp, build_app
+from s3tui.tui.app import UploadApp
+from s3tui.tui.dashboard import start_app
 from s3tui.tui.screens import ConfirmAbort, SummaryScreen
-from s3tui.tui.widgets import PartsPanel, RetryLog, SummaryPanel
+from s3tui.tui.widgets import Panel, PartsPanel, RetryLog, SummaryPanel
 from tests.helpers import (
+    MiB,
     assert_no_incomplete_uploads,
+    assert_object_landed,
     assert_spool_empty,
     random_bytes,
-    sha256_bytes,
-    sha256_of_object,
 )
 
 from .conftest import SIZE
 
-MiB = 1024 * 1024
 KEY = "dash/obj"
 
 
@@ -115,7 +116,7 @@ class Upload:
         self.job = StreamUpload(
             self.feeder.read_fd, Remote(client, bucket), KEY, cfg, on_record=[self.records.append]
         )
-        self.app: UploadApp = build_app(self.job)
+        self.app: UploadApp = start_app(self.job)
         self._open = True
 
     def close(self) -> None:
@@ -125,9 +126,7 @@ class Upload:
             os.close(self.feeder.read_fd)
 
     def check_landed(self, s3_client: Any) -> None:
-        assert sha256_of_object(s3_client, self.bucket, KEY) == sha256_bytes(self.data)
-        assert_no_incomplete_uploads(s3_client, self.bucket)
-        assert_spool_empty(self.spool_dir)
+        assert_object_landed(s3_client, self.bucket, KEY, self.data, self.spool_dir)
 
     def check_nothing_left(self, s3_client: Any) -> None:
         listed = s3_client.list_objects_v2(Bucket=self.bucket).get("Contents", [])
@@ -164,8 +163,8 @@ def upload_factory(
         up.close()
 
 
-def text(widget: object) -> str:
-    return widget.render().plain  # type: ignore[attr-defined]
+def text(panel: Panel) -> str:
+    return panel.render().plain
 
 
 async def wait_until(
@@ -243,7 +242,7 @@ async def test_retry_appears_in_the_log(upload_factory, s3_client, fault_proxy: 
         await pilot.pause()
         retry = next(e for e in log.events if e.kind == "retry")
         assert retry.label.startswith("part ") and retry.attempt == 1
-        shown = str(log.query_one("Static").render())
+        shown = str(log.query_one(Static).render())
         assert f"retry {retry.label} attempt 1" in shown
         assert "→ attempt 2 in" in shown
         summary = app.query_one(SummaryPanel)

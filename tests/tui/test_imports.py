@@ -43,3 +43,13 @@ def test_cli_side_helpers_are_cheap() -> None:
     loaded = loaded_after("import s3tui.tui, s3tui.tui.terminal")
     assert "textual" not in loaded
     assert "boto3" not in loaded
+
+
+def test_headless_path_does_not_import_humanize() -> None:
+    """humanize formats counts on the dashboard only: ~2-4 ms of imports the headless start
+    does without."""
+    loaded = loaded_after(
+        "import s3tui.cli, s3tui.drive, s3tui.engine.stream, s3tui.engine.tree,"
+        " s3tui.report.headless"
+    )
+    assert "humanize" not in loaded

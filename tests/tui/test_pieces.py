@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from s3tui.engine.job import Result
-from s3tui.tui.fmt import bar, duration, eta, percent, short_rate
+from s3tui.tui.fmt import bar, count, duration, eta, percent, short_rate
 from s3tui.tui.outcome import outcome_lines
 from s3tui.tui.styles import stylesheet_paths
 from s3tui.tui.widgets.braille import Series, nice_ceiling, plot
@@ -25,6 +25,11 @@ def test_percent_and_bar() -> None:
     filled, empty = bar(0.55, 10)
     assert len(filled + empty) == 10 and filled.endswith("▌")
     assert bar(1.0, 4) == ("████", "")
+
+
+def test_count_separates_thousands() -> None:
+    assert count(48) == "48"
+    assert count(10_000) == "10,000"
 
 
 def test_short_rate_fits_a_column() -> None:

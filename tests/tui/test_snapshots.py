@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
-from s3tui.tui.app import UploadApp, build_app
+from s3tui.tui.app import UploadApp
+from s3tui.tui.dashboard import start_app
 
 from .conftest import SIZE
-from .fakes import FakeJob, fixed_spool_free, play, stream_job, tree_job
+from .fakes import FakeJob, fixed_spool_free, job_ended, play, stream_job, tree_job
 
 
 @pytest.fixture
@@ -23,13 +24,16 @@ def tree() -> FakeJob:
 
 
 def make(job: FakeJob) -> UploadApp:
-    return build_app(job, spool_free_fn=fixed_spool_free)
+    return start_app(job, spool_free_fn=fixed_spool_free)
 
 
 def until(job: FakeJob, step: str | None):
     async def run_before(pilot: Pilot) -> None:
-        play(pilot.app, job, step)
-        await pilot.app.workers.wait_for_complete() if step is None else None
+        app = pilot.app
+        assert isinstance(app, UploadApp)
+        play(app, job, step)
+        if step is None:
+            await job_ended(app)
         await pilot.pause()
 
     return run_before

@@ -25,14 +25,13 @@ import pytest
 
 from s3tui.lab import LocalS3
 from tests.helpers import (
+    MiB,
     assert_no_incomplete_uploads,
+    assert_object_landed,
     assert_spool_empty,
     random_bytes,
-    sha256_bytes,
-    sha256_of_object,
 )
 
-MiB = 1024 * 1024
 COLS, ROWS = 120, 36
 # CSI sequences, OSC strings, charset selection and the few two-byte escapes Textual writes.
 _ANSI = re.compile(
@@ -149,43 +148,50 @@ class PtyRun:
             os.close(self.master)
 
 
-@pytest.fixture
-def pty_put(
-    s3_env: dict[str, str], local_s3: LocalS3, bucket: str, tmp_path: Path
-) -> Iterator[Any]:
-    runs: list[PtyRun] = []
-    spool = tmp_path / "spool"
+class PtyPut:
+    """Starts ``s3tui put - s3://BUCKET/KEY --tui`` runs under a pty; ``spool`` is their spool."""
 
-    def start(key: str) -> PtyRun:
-        env = {**s3_env, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS)}
-        env.pop("NO_COLOR", None)
+    def __init__(self, env: dict[str, str], endpoint: str, bucket: str, spool: Path) -> None:
+        self.env = {**env, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS)}
+        self.env.pop("NO_COLOR", None)
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.spool = spool
+        self.runs: list[PtyRun] = []
+
+    def __call__(self, key: str) -> PtyRun:
         args = [
             sys.executable,
             "-m",
             "s3tui",
             "put",
             "-",
-            f"s3://{bucket}/{key}",
+            f"s3://{self.bucket}/{key}",
             "--endpoint-url",
-            local_s3.endpoint_url,
+            self.endpoint,
             "--tui",
             "--chunk-size",
             "5MiB",
             "--spool-dir",
-            str(spool),
+            str(self.spool),
         ]
-        run = PtyRun(args, env)
-        runs.append(run)
+        run = PtyRun(args, self.env)
+        self.runs.append(run)
         return run
 
-    start.spool = spool  # type: ignore[attr-defined]
-    yield start
-    for run in runs:
+
+@pytest.fixture
+def pty_put(
+    s3_env: dict[str, str], local_s3: LocalS3, bucket: str, tmp_path: Path
+) -> Iterator[PtyPut]:
+    put = PtyPut(s3_env, local_s3.endpoint_url, bucket, tmp_path / "spool")
+    yield put
+    for run in put.runs:
         run.close()
 
 
 def test_tui_with_piped_stdin_takes_keys_and_uploads_every_byte(
-    pty_put: Any, s3_client: Any, bucket: str
+    pty_put: PtyPut, s3_client: Any, bucket: str
 ) -> None:
     data = random_bytes(12 * MiB, seed=11)
     run = pty_put("pty/whole")
@@ -200,12 +206,10 @@ def test_tui_with_piped_stdin_takes_keys_and_uploads_every_byte(
     assert run.wait() == 0, run.text()[-3000:]
     # The outcome is printed to the terminal after the dashboard closes (the scrollback).
     assert "s3tui: upload complete: stdin → s3://" in run.text()
-    assert sha256_of_object(s3_client, bucket, "pty/whole") == sha256_bytes(data)
-    assert_no_incomplete_uploads(s3_client, bucket)
-    assert_spool_empty(pty_put.spool)
+    assert_object_landed(s3_client, bucket, "pty/whole", data, pty_put.spool)
 
 
-def test_q_then_y_mid_stream_aborts_with_130(pty_put: Any, s3_client: Any, bucket: str) -> None:
+def test_q_then_y_mid_stream_aborts_with_130(pty_put: PtyPut, s3_client: Any, bucket: str) -> None:
     data = random_bytes(60 * MiB, seed=12)
     run = pty_put("pty/aborted")
     feeder = run.feed_in_thread(data, rate=6 * MiB)  # ~10 s of stream; we quit well before

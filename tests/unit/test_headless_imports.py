@@ -16,7 +16,7 @@ def test_headless_path_imports_no_textual_and_no_boto3() -> None:
 
 def test_tree_quick_path_imports_no_ssl_urllib_or_email() -> None:
     """A tree's quick start (direct path, http endpoint, no proxy) needs none of these; together
-    they were ~13 ms of the ~107 ms before the first request."""
+    they cost ~13 ms of start-up before the first request."""
     code = (
         "import sys, os\n"
         "for k in [k for k in os.environ if k.lower().endswith('_proxy')]: del os.environ[k]\n"

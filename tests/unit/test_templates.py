@@ -34,7 +34,7 @@ def test_only_environment_credentials_that_botocore_takes_first(
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
     monkeypatch.delenv("AWS_CREDENTIAL_EXPIRATION")
-    monkeypatch.setenv("AWS_ACCESS_KEY", "SEED")  # the seed's names, as make_client reads them
+    monkeypatch.setenv("AWS_ACCESS_KEY", "SEED")  # the s3_uploader names, as make_client reads them
     monkeypatch.setenv("AWS_SECRET_KEY", "seedsecret")
     assert env_credentials(None) == EnvCredentials("SEED", "seedsecret", None)
 

@@ -8,9 +8,11 @@ from s3tui.tui.widgets.parts import PartsPanel
 from s3tui.tui.widgets.retry_log import RetryLog
 from s3tui.tui.widgets.summary import SummaryPanel
 from s3tui.tui.widgets.temp_disk import TempDiskPanel
+from s3tui.tui.widgets.view import FrameView
 
 __all__ = [
     "FilesPanel",
+    "FrameView",
     "Panel",
     "PartsPanel",
     "RetryLog",

@@ -1,7 +1,7 @@
 """Throughput over the last minutes: measured on the wire, the EWMA estimate, the --bwlimit cap.
 
-History lives in a bounded deque owned by this widget, sampled from the dashboard's tick (the
-dolphie shape); drawing copies nothing global and redraws at any size.
+History lives in a bounded deque owned by this widget, sampled from the dashboard's tick;
+drawing copies nothing global and redraws at any size.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from textual.content import Content
-from textual.widget import Widget
 
 from s3tui.tui.frame import Frame
 from s3tui.tui.widgets.braille import Series, nice_ceiling, plot
+from s3tui.tui.widgets.view import FrameView
 
 LEGEND = (
     "[$primary]━[/] measured  [$warning]━[/] estimate per request (sets deadlines)"
@@ -57,7 +57,7 @@ def _runs(row: list[tuple[str, int | None]]) -> list[tuple[str, str]]:
     return runs
 
 
-class ThroughputChart(Widget):
+class ThroughputChart(FrameView):
     DEFAULT_CSS = "ThroughputChart { height: 11; }"
 
     def __init__(
@@ -81,10 +81,6 @@ class ThroughputChart(Widget):
 
     def on_mount(self) -> None:
         self.border_subtitle = LEGEND
-
-    @property
-    def samples(self) -> tuple[Sample, ...]:
-        return tuple(self._samples)
 
     def show(self, frame: Frame) -> None:
         """Record a sample when ``interval`` has passed on the progress clock."""

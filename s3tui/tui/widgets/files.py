@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 
 from s3tui.engine.progress import FileState, FileView
-from s3tui.tui.fmt import bar, format_size
+from s3tui.tui.fmt import bar, count, format_size
 from s3tui.tui.frame import Frame
 from s3tui.tui.widgets.panel import Panel
 from s3tui.tui.widgets.parts import tail
@@ -49,8 +49,8 @@ class FilesPanel(Panel):
         if self.display != visible:
             self.display = visible
         subtitle = (
-            f"{s.files_done} done · {s.files_failed} failed · {s.files_skipped} skipped"
-            f" · {s.files_total} in all"
+            f"{count(s.files_done)} done · {count(s.files_failed)} failed"
+            f" · {count(s.files_skipped)} skipped · {count(s.files_total)} in all"
         )
         # Setting a border title repaints the widget even when the text is the same.
         if subtitle != self._subtitle:
@@ -72,7 +72,7 @@ class FilesPanel(Panel):
             for f in hidden:
                 counts[f.state.value] = counts.get(f.state.value, 0) + 1
             detail = ", ".join(f"{n} {state}" for state, n in counts.items())
-            lines.append(Content.styled(f"… {len(hidden)} more: {detail}", "$text-muted"))
+            lines.append(Content.styled(f"… {count(len(hidden))} more: {detail}", "$text-muted"))
         return Content("\n").join(lines)
 
     def _row(self, f: FileView, name_width: int, bar_width: int) -> Content:

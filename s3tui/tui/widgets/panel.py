@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widget import Widget
 
 from s3tui.tui.frame import Frame
+from s3tui.tui.widgets.view import FrameView
 
 
-class Panel(Widget):
+class Panel(FrameView):
     """Stores the latest frame; subclasses turn it into content in :meth:`draw`.
 
     Each tick draws the frame into :class:`Content` (cheap) and compares it with what is on

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 
 from s3tui.engine.progress import FINISHED_LINGER, PartState, PartView
-from s3tui.tui.fmt import bar, format_size, short_rate
+from s3tui.tui.fmt import bar, count, format_size, short_rate
 from s3tui.tui.frame import Frame
 from s3tui.tui.widgets.panel import Panel
 
@@ -74,7 +74,7 @@ class PartsPanel(Panel):
         for p in rows:
             lines.append(self._row(p, frame.now, label, bar_width))
         if hidden:
-            lines.append(Content.styled(f"… {hidden} more not shown", "$text-muted"))
+            lines.append(Content.styled(f"… {count(hidden)} more not shown", "$text-muted"))
         return Content("\n").join(lines)
 
     def _row(self, p: PartView, now: float, label: int, bar_width: int) -> Content:

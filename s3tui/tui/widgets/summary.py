@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 
 from s3tui.engine.progress import Phase
-from s3tui.tui.fmt import bar, duration, eta, format_rate, format_size, percent
+from s3tui.tui.fmt import bar, count, duration, eta, format_rate, format_size, percent
 from s3tui.tui.frame import Frame
 from s3tui.tui.widgets.panel import Panel
 
@@ -69,7 +69,7 @@ class SummaryPanel(Panel):
 
         avg = s.bytes_sent / s.elapsed if s.elapsed > 0 else 0.0
         # A stream adds parts as it reads: a total is only worth showing once the size is known.
-        parts_total = f" of {s.parts_total}" if s.parts_total and s.total_size else ""
+        parts_total = f" of {count(s.parts_total)}" if s.parts_total and s.total_size else ""
         retry_style = "$warning" if s.retries else ""
         ended = s.phase in (Phase.DONE, Phase.FAILED, Phase.CANCELLED)
         pieces: list[Content | tuple[str, str] | str] = [
@@ -78,16 +78,16 @@ class SummaryPanel(Panel):
             ("" if ended else "  avg ", "$text-muted"),
             "" if ended else format_rate(avg),
             ("  parts ", "$text-muted"),
-            f"{s.parts_done} done{parts_total}, {s.parts_in_flight} in flight",
+            f"{count(s.parts_done)} done{parts_total}, {s.parts_in_flight} in flight",
             ("  retries ", "$text-muted"),
-            (str(s.retries), retry_style),
+            (count(s.retries), retry_style),
             ("  concurrency ", "$text-muted"),
             f"{s.concurrency}/{s.concurrency_ceiling}",
         ]
         if s.files_total:
             pieces += [
                 ("  files ", "$text-muted"),
-                f"{s.files_done + s.files_skipped}/{s.files_total}",
+                f"{count(s.files_done + s.files_skipped)}/{count(s.files_total)}",
             ]
         line3 = Content.assemble(*pieces)
         lines = [line1, line2, line3]
