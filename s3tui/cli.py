@@ -226,6 +226,33 @@ def _size(value: str | None, flag: str) -> int | None:
         raise UsageError(f"{flag}: {e}") from None
 
 
+# The option that sets each checked field of UploadConfig / ObjectOptions (see _usage).
+_FLAGS = {
+    "concurrency": "--concurrency",
+    "chunk_size": "--chunk-size",
+    "max_spool": "--max-spool",
+    "expected_size": "--expected-size",
+    "min_size": "--min-size",
+    "timeout_factor": "--timeout-factor",
+    "max_attempts": "--retries",
+    "bwlimit": "--bwlimit",
+    "content_type": "--content-type",
+    "acl": "--acl",
+    "sse": "--sse",
+    "sse_kms_key_id": "--sse-kms-key-id",
+    "storage_class": "--storage-class",
+    "metadata": "--metadata",
+}
+
+
+def _usage(e: Any, ns: argparse.Namespace) -> UsageError:
+    """A config object's OptionError, told in the command line's words: the option as typed."""
+    flag = _FLAGS.get(e.name, e.name)
+    typed = {"max_attempts": ns.retries}.get(e.name, getattr(ns, e.name, None))
+    value = typed if isinstance(typed, str | float | int) and e.name != "metadata" else e.value
+    return UsageError(f"{flag} {value!r}: {e.problem}")
+
+
 def parse_dest(url: str) -> tuple[str, str]:
     if not url.startswith("s3://"):
         raise UsageError(f"destination {url!r} is not an S3 URL: write s3://BUCKET/KEY")
@@ -238,7 +265,7 @@ def parse_dest(url: str) -> tuple[str, str]:
 
 def check_put(ns: argparse.Namespace) -> PutArgs:
     """Turn parsed arguments into a checked plan, or raise UsageError (exit 2)."""
-    from s3tui.engine.config import ObjectOptions, UploadConfig
+    from s3tui.engine.config import ObjectOptions, OptionError, UploadConfig
     from s3tui.engine.plan import DEFAULT_CHUNK, validate_chunk_size
     from s3tui.engine.remote import check_bucket_name
 
@@ -319,24 +346,27 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         ns.tui, ns.no_tui, stdin_is_data=sources == ["-"]
     )
 
-    cfg = UploadConfig(
-        concurrency=ns.concurrency,
-        chunk_size=chunk,
-        max_spool=max_spool,
-        spool_dir=spool_dir,
-        expected_size=expected,
-        min_size=min_size,
-        bwlimit=bwlimit,
-        **cfg_kw,
-    )
-    options = ObjectOptions(
-        content_type=ns.content_type,
-        acl=ns.acl,
-        sse=ns.sse,
-        sse_kms_key_id=ns.sse_kms_key_id,
-        storage_class=ns.storage_class,
-        metadata=metadata,
-    )
+    try:
+        cfg = UploadConfig(
+            concurrency=ns.concurrency,
+            chunk_size=chunk,
+            max_spool=max_spool,
+            spool_dir=spool_dir,
+            expected_size=expected,
+            min_size=min_size,
+            bwlimit=bwlimit,
+            **cfg_kw,
+        )
+        options = ObjectOptions(
+            content_type=ns.content_type,
+            acl=ns.acl,
+            sse=ns.sse,
+            sse_kms_key_id=ns.sse_kms_key_id,
+            storage_class=ns.storage_class,
+            metadata=metadata,
+        )
+    except OptionError as e:
+        raise _usage(e, ns) from None
     return PutArgs(
         sources,
         bucket,
@@ -370,6 +400,11 @@ def _check_sources(ns: argparse.Namespace, sources: list[str], key: str) -> dict
             raise UsageError(f"{used[0]} applies to files and directories, not to stdin")
         if not key or key.endswith("/"):
             raise UsageError("a stream needs a full key: write s3://BUCKET/path/name, not a prefix")
+        if not _stdin_open():
+            raise UsageError(
+                "stdin is closed: pipe the data in (e.g. `pg_dump db | s3tui put - s3://b/k`), "
+                "or name a file instead of '-'"
+            )
         return {}
     if "-" in sources:
         raise UsageError("'-' (stdin) cannot be combined with other sources")
@@ -389,6 +424,17 @@ def _check_sources(ns: argparse.Namespace, sources: list[str], key: str) -> dict
         "skip_existing": ns.skip_existing,
         "dry_run": ns.dry_run,
     }
+
+
+def _stdin_open() -> bool:
+    """Whether there is a stdin to read (``<&-`` closes it; Python then sets sys.stdin None)."""
+    if sys.stdin is None:
+        return False
+    try:
+        os.fstat(0)
+    except OSError:
+        return False
+    return True
 
 
 def want_dashboard(tui_flag: bool, no_tui: bool, stdin_is_data: bool) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 KiB = 1024
 MiB = 1024**2
 GiB = 1024**3
 TiB = 1024**4
+# No size s3tui handles comes near this; beyond it rates and byte counts stop fitting a float.
+MAX_SIZE = 8 * 1024**6
 
 _UNITS = {
     "": 1,
@@ -43,9 +46,12 @@ def parse_size(text: str) -> int:
         raise ValueError(
             f"invalid size {text!r}: use a number of bytes or a unit, e.g. 50MB, 64MiB, 1.5GiB"
         )
-    value = float(m.group(1)) * _UNITS[unit]
-    if value != int(value) and unit in ("", "b"):
+    # Exact arithmetic: a float turns 400 digits into inf (int(inf) raises OverflowError).
+    value = Fraction(m.group(1)) * _UNITS[unit]
+    if value.denominator != 1 and unit in ("", "b"):
         raise ValueError(f"invalid size {text!r}: bytes must be a whole number")
+    if value > MAX_SIZE:
+        raise ValueError(f"invalid size {text!r}: too large (at most 8 EiB)")
     return int(value)
 
 
