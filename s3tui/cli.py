@@ -488,7 +488,6 @@ def run_put(args: PutArgs) -> int:
     if args.sources != ["-"]:
         return run_tree(args)
     from s3tui.drive import drive_job
-    from s3tui.engine.stats import StatsFile
     from s3tui.engine.stream import StreamUpload  # not for trees: ~6 ms of their start-up
 
     source_fd = sys.stdin.fileno()
@@ -497,8 +496,8 @@ def run_put(args: PutArgs) -> int:
 
         # Keys come from the terminal on fd 0; the piped data is read from a duplicate.
         source_fd = swap_tty_onto_stdin()
+    stats = _open_stats(args.stats_file)
     remote = _remote(args)
-    stats = StatsFile(args.stats_file) if args.stats_file else None
     job = StreamUpload(
         source_fd=source_fd,
         remote=remote,
@@ -510,8 +509,33 @@ def run_put(args: PutArgs) -> int:
     try:
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
     finally:
-        if stats:
-            stats.close()
+        _close_stats(stats)
+
+
+def _open_stats(path: Path | None) -> Any:
+    """The --stats-file sink, opened before any request: a path that cannot be written is a
+    usage error (it was an 'unexpected IsADirectoryError' after the client was made)."""
+    if path is None:
+        return None
+    from s3tui.engine.stats import StatsFile
+
+    try:
+        return StatsFile(path)
+    except OSError as e:
+        raise UsageError(f"--stats-file {path}: {e.strerror}: pass a writable file") from None
+
+
+def _close_stats(stats: Any) -> None:
+    """Close the sink; a write that failed during the run is a warning (the upload stands)."""
+    if stats is None:
+        return
+    stats.close()
+    if stats.error is not None:
+        print(
+            f"s3tui: warning: --stats-file {stats.path}: writing failed ({stats.error}); "
+            "its records are incomplete",
+            file=sys.stderr,
+        )
 
 
 def run_tree(args: PutArgs) -> int:
@@ -526,12 +550,11 @@ def run_tree(args: PutArgs) -> int:
         except SourceError as e:
             raise S3tuiError(str(e)) from None
     from s3tui.drive import drive_job
-    from s3tui.engine.stats import StatsFile
     from s3tui.engine.tree import TreeUpload
 
     # --skip-existing starts with HeadObject, which needs botocore anyway.
+    stats = _open_stats(args.stats_file)
     remote = _remote(args, quick=not opts["skip_existing"])
-    stats = StatsFile(args.stats_file) if args.stats_file else None
     job = TreeUpload(
         args.sources,
         remote,
@@ -547,8 +570,7 @@ def run_tree(args: PutArgs) -> int:
     try:
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
     finally:
-        if stats:
-            stats.close()
+        _close_stats(stats)
 
 
 def _dry_run(args: PutArgs, filt: Any) -> int:

@@ -216,3 +216,28 @@ def test_kernel_files_whose_size_says_0_land_with_their_content(
         "one": version.read_bytes(),
     }
     assert_landed(s3_client, bucket, expect, spool)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_stats_file_that_cannot_be_written_does_not_fail_the_upload(
+    local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Its ENOSPC, raised in the request path, was reported as 'the spool disk is full' and left
+    the preflight's multipart upload open; a directory was an 'unexpected IsADirectoryError'."""
+    spool = tmp_path / "spool"
+    data = random_bytes(12 * MiB)
+    r = run_put(
+        data, f"s3://{bucket}/k", "--chunk-size", "5MiB", "--stats-file", "/dev/full",
+        env=s3_env, endpoint=local_s3.endpoint_url, spool=spool,
+    )  # fmt: skip
+    assert r.code == 0, r.stderr
+    assert "warning: --stats-file /dev/full: writing failed (No space left on device)" in r.stderr
+    assert "spool disk" not in r.stderr and "unexpected" not in r.stderr
+    assert_landed(s3_client, bucket, {"k": data}, spool)
+    cmd = s3tui_cmd(
+        "put", "-", f"s3://{bucket}/k2", "--endpoint-url", local_s3.endpoint_url,
+        "--spool-dir", str(spool), "--stats-file", str(tmp_path),
+    )  # fmt: skip
+    p = subprocess.run(cmd, input=b"x", env=s3_env, capture_output=True, timeout=20)
+    _one_line_usage_error(p, "--stats-file", "Is a directory")
+    assert_landed(s3_client, bucket, {"k": data}, spool)
