@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,6 +254,20 @@ def _usage(e: Any, ns: argparse.Namespace) -> UsageError:
     return UsageError(f"{flag} {value!r}: {e.problem}")
 
 
+# botocore's rule for a region (a host label), anchored at the very end: its own ``$`` lets a
+# trailing newline through into the signature's credential scope.
+_REGION = re.compile(r"(?![0-9]+\Z)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
+
+
+def _check_region(region: str | None) -> None:
+    """--region goes into the endpoint's host name and every request's signature: a bad one was
+    an 'unexpected InvalidRegionError' (several lines with a CR/LF) after the client was made."""
+    if region is not None and not _REGION.fullmatch(region):
+        raise UsageError(
+            f"--region {region!r} is not a region name (letters, digits and '-', e.g. eu-west-1)"
+        )
+
+
 def parse_dest(url: str) -> tuple[str, str]:
     if not url.startswith("s3://"):
         raise UsageError(f"destination {url!r} is not an S3 URL: write s3://BUCKET/KEY")
@@ -289,6 +304,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
     except ValueError as e:
         raise UsageError(str(e)) from None
     extra = _check_sources(ns, sources, key)
+    _check_region(ns.region)
 
     if ns.endpoint_url:
         u = urlparse(ns.endpoint_url)
@@ -623,6 +639,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_put(check_put(ns))
         if ns.command == "cleanup":
             from s3tui.cleanup import run_cleanup
+
+            _check_region(ns.region)
 
             return run_cleanup(
                 dry_run=ns.dry_run,

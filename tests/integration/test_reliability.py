@@ -60,6 +60,8 @@ BAD_OPTIONS = [
     (["--min-size", "20TiB"], ["--min-size '20TiB'", "10,000 parts"]),
     (["--chunk-size", "1" + "0" * 400], ["--chunk-size", "too large"]),
     (["--bwlimit", "1" + "0" * 400], ["--bwlimit", "too large"]),
+    (["--region", "eü-west-1"], ["--region 'eü-west-1'", "not a region name"]),
+    (["--region", "us-east-1\r\n"], ["--region", "not a region name"]),
 ]
 
 
