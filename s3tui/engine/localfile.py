@@ -7,7 +7,9 @@ file that moved away from them fails with "changed while being uploaded". Local 
 A file listed with size 0 may still have content: procfs and many kernel files report 0 and
 produce their bytes when read. Such a file is read to its end (up to :data:`PSEUDO_MAX`) and
 those bytes are what is sent; it cannot be compared to a listed size, so the check is that its
-fstat still says size 0 and the listed mtime (a real empty file written meanwhile grows).
+fstat still says size 0 and the listed mtime (a real empty file written meanwhile grows). sysfs
+attributes list as 4096 bytes and hold a few: one that ends early with its fstat unchanged and
+no block allocated is sent as read, not failed as "changed".
 """
 
 from __future__ import annotations
@@ -106,9 +108,16 @@ def read_unchanged(e: Entry) -> bytes:
     finally:
         os.close(fd)
     require_listed(e, st)
-    if got != e.size and e.size != 0:  # shrank and grew back to its listed size while read
-        raise changed("modified")
+    if got < e.size and not _size_is_nominal(st):
+        raise changed("modified")  # shrank and grew back to its listed size while read
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _size_is_nominal(st: os.stat_result) -> bool:
+    """A file that ended before its size with its size and mtime unchanged and no block on disk:
+    a sysfs attribute (size 4096, a few bytes of content), not a file that changed (a regular
+    file cannot end early without its size or mtime moving, and one with data has blocks)."""
+    return st.st_blocks == 0 and st.st_size <= READ_BLOCK
 
 
 def _read_to_end(fd: int) -> tuple[list[bytes], int]:

@@ -99,3 +99,15 @@ def test_a_size_0_file_is_read_only_up_to_the_bound(monkeypatch: pytest.MonkeyPa
         read_unchanged(entry)
     assert info.value.reason == "unreadable"
     assert "size says 0 but it holds more than 64 B" in str(info.value)
+
+
+SYSFS = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+@pytest.mark.skipif(not SYSFS.is_file(), reason="needs this sysfs attribute")
+def test_a_sysfs_attribute_that_ends_before_its_size_is_read_as_it_is() -> None:
+    """sysfs lists 4096 bytes and holds a few: it failed as 'changed while being uploaded'."""
+    entry = _listed(SYSFS)
+    assert entry.size == 4096
+    data = read_unchanged(entry)
+    assert data == SYSFS.read_bytes() and 0 < len(data) < 4096
