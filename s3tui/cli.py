@@ -254,6 +254,28 @@ def _usage(e: Any, ns: argparse.Namespace) -> UsageError:
     return UsageError(f"{flag} {value!r}: {e.problem}")
 
 
+def _check_endpoint(url: str | None) -> None:
+    """The endpoint becomes the Host header and every request line: a space, a CR/LF or a
+    non-ASCII host was an 'unexpected ValueError' (several lines with a CR/LF)."""
+    if not url:
+        return
+    u = urlparse(url)
+    try:
+        port_ok = u.port is None or u.port > 0
+    except ValueError:
+        port_ok = False
+    if u.scheme not in ("http", "https") or not u.netloc or not port_ok:
+        raise UsageError(
+            f"--endpoint-url {url!r} is not a URL: write e.g. "
+            "http://127.0.0.1:9000 or https://s3.example.com"
+        )
+    if not all(0x21 <= ord(ch) <= 0x7E for ch in url):
+        raise UsageError(
+            f"--endpoint-url {url!r}: only printable US-ASCII, no spaces (write an "
+            "international host name in its xn-- form)"
+        )
+
+
 # botocore's rule for a region (a host label), anchored at the very end: its own ``$`` lets a
 # trailing newline through into the signature's credential scope.
 _REGION = re.compile(r"(?![0-9]+\Z)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
@@ -306,13 +328,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
     extra = _check_sources(ns, sources, key)
     _check_region(ns.region)
 
-    if ns.endpoint_url:
-        u = urlparse(ns.endpoint_url)
-        if u.scheme not in ("http", "https") or not u.netloc:
-            raise UsageError(
-                f"--endpoint-url {ns.endpoint_url!r} is not a URL: write e.g. "
-                "http://127.0.0.1:9000 or https://s3.example.com"
-            )
+    _check_endpoint(ns.endpoint_url)
     chunk = _size(ns.chunk_size, "--chunk-size") or DEFAULT_CHUNK
     try:
         validate_chunk_size(chunk)
@@ -641,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
             from s3tui.cleanup import run_cleanup
 
             _check_region(ns.region)
+            _check_endpoint(ns.endpoint_url)
 
             return run_cleanup(
                 dry_run=ns.dry_run,

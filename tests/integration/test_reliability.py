@@ -62,6 +62,9 @@ BAD_OPTIONS = [
     (["--bwlimit", "1" + "0" * 400], ["--bwlimit", "too large"]),
     (["--region", "eü-west-1"], ["--region 'eü-west-1'", "not a region name"]),
     (["--region", "us-east-1\r\n"], ["--region", "not a region name"]),
+    (["--endpoint-url", "http://ünï.example:9000"], ["--endpoint-url", "US-ASCII", "xn--"]),
+    (["--endpoint-url", "http://127.0.0.1:9000\r\n"], ["--endpoint-url", "US-ASCII"]),
+    (["--endpoint-url", "http://127.0.0.1:9000 "], ["--endpoint-url", "is not a URL"]),
 ]
 
 
