@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
 KiB = 1024
 MiB = 1024**2
@@ -46,13 +45,19 @@ def parse_size(text: str) -> int:
         raise ValueError(
             f"invalid size {text!r}: use a number of bytes or a unit, e.g. 50MB, 64MiB, 1.5GiB"
         )
-    # Exact arithmetic: a float turns 400 digits into inf (int(inf) raises OverflowError).
-    value = Fraction(m.group(1)) * _UNITS[unit]
-    if value.denominator != 1 and unit in ("", "b"):
+    # Integer arithmetic: a float turns 400 digits into inf (int(inf) raises OverflowError).
+    whole, _, frac = m.group(1).partition(".")
+    if len(whole.lstrip("0")) > 20:
+        raise ValueError(f"invalid size {text!r}: too large (at most 8 EiB)")
+    if len(frac) > 20:
+        raise ValueError(f"invalid size {text!r}: too many decimals")
+    scaled = int(whole + frac or "0") * _UNITS[unit]
+    value, rest = divmod(scaled, 10 ** len(frac))
+    if rest and unit in ("", "b"):
         raise ValueError(f"invalid size {text!r}: bytes must be a whole number")
     if value > MAX_SIZE:
         raise ValueError(f"invalid size {text!r}: too large (at most 8 EiB)")
-    return int(value)
+    return value
 
 
 def format_size(n: float) -> str:
