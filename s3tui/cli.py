@@ -586,20 +586,19 @@ def run_tree(args: PutArgs) -> int:
 
     # --skip-existing starts with HeadObject, which needs botocore anyway.
     stats = _open_stats(args.stats_file)
-    remote = _remote(args, quick=not opts["skip_existing"])
-    job = TreeUpload(
-        args.sources,
-        remote,
-        args.key,
-        args.config,
-        args.options,
-        filt=filt,
-        follow_symlinks=opts["follow_symlinks"],
-        skip_existing=opts["skip_existing"],
-        on_record=[stats] if stats else None,
-        on_file=[stats] if stats else None,
-    )
     try:
+        job = TreeUpload(
+            args.sources,
+            _remote(args, quick=not opts["skip_existing"]),
+            args.key,
+            args.config,
+            args.options,
+            filt=filt,
+            follow_symlinks=opts["follow_symlinks"],
+            skip_existing=opts["skip_existing"],
+            on_record=[stats] if stats else None,
+            on_file=[stats] if stats else None,
+        )
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
     finally:
         _close_stats(stats)

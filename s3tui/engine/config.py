@@ -18,7 +18,7 @@ from s3tui.engine.plan import DEFAULT_CHUNK, MAX_OBJECT, plan_parts, validate_ch
 from s3tui.sizes import format_size
 
 # An HTTP header name (RFC 9110 token): what a metadata key becomes after ``x-amz-meta-``.
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # fullmatch: "$" would let "k\n" through
 
 
 class OptionError(ValueError):
@@ -69,7 +69,7 @@ class ObjectOptions:
             if value is not None and (problem := header_value_problem(value)):
                 raise OptionError(name, value, problem)
         for key, value in self.metadata.items():
-            if not _TOKEN.match(key):
+            if not _TOKEN.fullmatch(key):
                 raise OptionError(
                     "metadata",
                     f"{key}={value}",

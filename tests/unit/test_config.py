@@ -49,6 +49,7 @@ def test_object_options_map_to_s3_arguments() -> None:
         ("metadata", {"note": "café"}, "US-ASCII"),
         ("metadata", {"my key": "v"}, "header name"),
         ("metadata", {"clé": "v"}, "header name"),
+        ("metadata", {"key\n": "v"}, "header name"),
     ],
 )
 def test_object_options_refuse_what_a_header_cannot_carry(
