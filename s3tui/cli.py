@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,6 +245,69 @@ def _size(value: str | None, flag: str) -> int | None:
         raise UsageError(f"{flag}: {e}") from None
 
 
+# The option that sets each checked field of UploadConfig / ObjectOptions (see _usage).
+_FLAGS = {
+    "concurrency": "--concurrency",
+    "chunk_size": "--chunk-size",
+    "max_spool": "--max-spool",
+    "expected_size": "--expected-size",
+    "min_size": "--min-size",
+    "timeout_factor": "--timeout-factor",
+    "max_attempts": "--retries",
+    "bwlimit": "--bwlimit",
+    "content_type": "--content-type",
+    "acl": "--acl",
+    "sse": "--sse",
+    "sse_kms_key_id": "--sse-kms-key-id",
+    "storage_class": "--storage-class",
+    "metadata": "--metadata",
+}
+
+
+def _usage(e: Any, ns: argparse.Namespace) -> UsageError:
+    """A config object's OptionError, told in the command line's words: the option as typed."""
+    flag = _FLAGS.get(e.name, e.name)
+    typed = {"max_attempts": ns.retries}.get(e.name, getattr(ns, e.name, None))
+    value = typed if isinstance(typed, str | float | int) and e.name != "metadata" else e.value
+    return UsageError(f"{flag} {value!r}: {e.problem}")
+
+
+def _check_endpoint(url: str | None) -> None:
+    """The endpoint becomes the Host header and every request line: a space, a CR/LF or a
+    non-ASCII host was an 'unexpected ValueError' (several lines with a CR/LF)."""
+    if not url:
+        return
+    u = urlparse(url)
+    try:
+        port_ok = u.port is None or u.port > 0
+    except ValueError:
+        port_ok = False
+    if u.scheme not in ("http", "https") or not u.netloc or not port_ok:
+        raise UsageError(
+            f"--endpoint-url {without_userinfo(url)!r} is not a URL: write e.g. "
+            "http://127.0.0.1:9000 or https://s3.example.com"
+        )
+    if not all(0x21 <= ord(ch) <= 0x7E for ch in url):
+        raise UsageError(
+            f"--endpoint-url {without_userinfo(url)!r}: only printable US-ASCII, no spaces "
+            "(write an international host name in its xn-- form)"
+        )
+
+
+# botocore's rule for a region (a host label), anchored at the very end: its own ``$`` lets a
+# trailing newline through into the signature's credential scope.
+_REGION = re.compile(r"(?![0-9]+\Z)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
+
+
+def _check_region(region: str | None) -> None:
+    """--region goes into the endpoint's host name and every request's signature: a bad one was
+    an 'unexpected InvalidRegionError' (several lines with a CR/LF) after the client was made."""
+    if region is not None and not _REGION.fullmatch(region):
+        raise UsageError(
+            f"--region {region!r} is not a region name (letters, digits and '-', e.g. eu-west-1)"
+        )
+
+
 def parse_dest(url: str) -> tuple[str, str]:
     if not url.startswith("s3://"):
         raise UsageError(f"destination {url!r} is not an S3 URL: write s3://BUCKET/KEY")
@@ -256,7 +320,7 @@ def parse_dest(url: str) -> tuple[str, str]:
 
 def check_put(ns: argparse.Namespace) -> PutArgs:
     """Turn parsed arguments into a checked plan, or raise UsageError (exit 2)."""
-    from s3tui.engine.config import ObjectOptions, UploadConfig
+    from s3tui.engine.config import ObjectOptions, OptionError, UploadConfig
     from s3tui.engine.plan import DEFAULT_CHUNK, validate_chunk_size
     from s3tui.engine.remote import check_bucket_name
 
@@ -292,14 +356,9 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
     except ValueError as e:
         raise UsageError(str(e)) from None
     extra = _check_sources(ns, sources, key)
+    _check_region(ns.region)
 
-    if ns.endpoint_url:
-        u = urlparse(ns.endpoint_url)
-        if u.scheme not in ("http", "https") or not u.netloc:
-            raise UsageError(
-                f"--endpoint-url {without_userinfo(ns.endpoint_url)!r} is not a URL: write e.g. "
-                "http://127.0.0.1:9000 or https://s3.example.com"
-            )
+    _check_endpoint(ns.endpoint_url)
     chunk = _size(ns.chunk_size, "--chunk-size") or DEFAULT_CHUNK
     try:
         validate_chunk_size(chunk)
@@ -349,24 +408,27 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         ns.tui, ns.no_tui, stdin_is_data=sources == ["-"] and from_cmd is None
     )
 
-    cfg = UploadConfig(
-        concurrency=ns.concurrency,
-        chunk_size=chunk,
-        max_spool=max_spool,
-        spool_dir=spool_dir,
-        expected_size=expected,
-        min_size=min_size,
-        bwlimit=bwlimit,
-        **cfg_kw,
-    )
-    options = ObjectOptions(
-        content_type=ns.content_type,
-        acl=ns.acl,
-        sse=ns.sse,
-        sse_kms_key_id=ns.sse_kms_key_id,
-        storage_class=ns.storage_class,
-        metadata=metadata,
-    )
+    try:
+        cfg = UploadConfig(
+            concurrency=ns.concurrency,
+            chunk_size=chunk,
+            max_spool=max_spool,
+            spool_dir=spool_dir,
+            expected_size=expected,
+            min_size=min_size,
+            bwlimit=bwlimit,
+            **cfg_kw,
+        )
+        options = ObjectOptions(
+            content_type=ns.content_type,
+            acl=ns.acl,
+            sse=ns.sse,
+            sse_kms_key_id=ns.sse_kms_key_id,
+            storage_class=ns.storage_class,
+            metadata=metadata,
+        )
+    except OptionError as e:
+        raise _usage(e, ns) from None
     return PutArgs(
         sources,
         bucket,
@@ -403,6 +465,11 @@ def _check_sources(ns: argparse.Namespace, sources: list[str], key: str) -> dict
             )
         if not key or key.endswith("/"):
             raise UsageError("a stream needs a full key: write s3://BUCKET/path/name, not a prefix")
+        if not _stdin_open():
+            raise UsageError(
+                "stdin is closed: pipe the data in (e.g. `pg_dump db | s3tui put - s3://b/k`), "
+                "or name a file instead of '-'"
+            )
         return {}
     if "-" in sources:
         raise UsageError("'-' (stdin) cannot be combined with other sources")
@@ -422,6 +489,17 @@ def _check_sources(ns: argparse.Namespace, sources: list[str], key: str) -> dict
         "skip_existing": ns.skip_existing,
         "dry_run": ns.dry_run,
     }
+
+
+def _stdin_open() -> bool:
+    """Whether there is a stdin to read (``<&-`` closes it; Python then sets sys.stdin None)."""
+    if sys.stdin is None:
+        return False
+    try:
+        os.fstat(0)
+    except OSError:
+        return False
+    return True
 
 
 def want_dashboard(tui_flag: bool, no_tui: bool, stdin_is_data: bool) -> bool:
@@ -475,7 +553,6 @@ def run_put(args: PutArgs) -> int:
     if args.sources != ["-"]:
         return run_tree(args)
     from s3tui.drive import drive_job
-    from s3tui.engine.stats import StatsFile
     from s3tui.engine.stream import StreamUpload  # not for trees: ~6 ms of their start-up
 
     if args.from_cmd is not None:
@@ -486,8 +563,8 @@ def run_put(args: PutArgs) -> int:
 
         # Keys come from the terminal on fd 0; the piped data is read from a duplicate.
         source_fd = swap_tty_onto_stdin()
+    stats = _open_stats(args.stats_file)
     remote = _remote(args)
-    stats = StatsFile(args.stats_file) if args.stats_file else None
     job = StreamUpload(
         source_fd=source_fd,
         remote=remote,
@@ -499,8 +576,33 @@ def run_put(args: PutArgs) -> int:
     try:
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
     finally:
-        if stats:
-            stats.close()
+        _close_stats(stats)
+
+
+def _open_stats(path: Path | None) -> Any:
+    """The --stats-file sink, opened before any request: a path that cannot be written is a
+    usage error (it was an 'unexpected IsADirectoryError' after the client was made)."""
+    if path is None:
+        return None
+    from s3tui.engine.stats import StatsFile
+
+    try:
+        return StatsFile(path)
+    except OSError as e:
+        raise UsageError(f"--stats-file {path}: {e.strerror}: pass a writable file") from None
+
+
+def _close_stats(stats: Any) -> None:
+    """Close the sink; a write that failed during the run is a warning (the upload stands)."""
+    if stats is None:
+        return
+    stats.close()
+    if stats.error is not None:
+        print(
+            f"s3tui: warning: --stats-file {stats.path}: writing failed ({stats.error}); "
+            "its records are incomplete",
+            file=sys.stderr,
+        )
 
 
 def run_from(args: PutArgs) -> int:
@@ -576,29 +678,26 @@ def run_tree(args: PutArgs) -> int:
         except SourceError as e:
             raise S3tuiError(str(e)) from None
     from s3tui.drive import drive_job
-    from s3tui.engine.stats import StatsFile
     from s3tui.engine.tree import TreeUpload
 
     # --skip-existing starts with HeadObject, which needs botocore anyway.
-    remote = _remote(args, quick=not opts["skip_existing"])
-    stats = StatsFile(args.stats_file) if args.stats_file else None
-    job = TreeUpload(
-        args.sources,
-        remote,
-        args.key,
-        args.config,
-        args.options,
-        filt=filt,
-        follow_symlinks=opts["follow_symlinks"],
-        skip_existing=opts["skip_existing"],
-        on_record=[stats] if stats else None,
-        on_file=[stats] if stats else None,
-    )
+    stats = _open_stats(args.stats_file)
     try:
+        job = TreeUpload(
+            args.sources,
+            _remote(args, quick=not opts["skip_existing"]),
+            args.key,
+            args.config,
+            args.options,
+            filt=filt,
+            follow_symlinks=opts["follow_symlinks"],
+            skip_existing=opts["skip_existing"],
+            on_record=[stats] if stats else None,
+            on_file=[stats] if stats else None,
+        )
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
     finally:
-        if stats:
-            stats.close()
+        _close_stats(stats)
 
 
 def _dry_run(args: PutArgs, filt: Any) -> int:
@@ -651,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_put(check_put(ns))
         if ns.command == "cleanup":
             from s3tui.cleanup import run_cleanup
+
+            _check_region(ns.region)
+            _check_endpoint(ns.endpoint_url)
 
             return run_cleanup(
                 dry_run=ns.dry_run,

@@ -8,6 +8,8 @@ KiB = 1024
 MiB = 1024**2
 GiB = 1024**3
 TiB = 1024**4
+# No size s3tui handles comes near this; beyond it rates and byte counts stop fitting a float.
+MAX_SIZE = 8 * 1024**6
 
 _UNITS = {
     "": 1,
@@ -43,10 +45,19 @@ def parse_size(text: str) -> int:
         raise ValueError(
             f"invalid size {text!r}: use a number of bytes or a unit, e.g. 50MB, 64MiB, 1.5GiB"
         )
-    value = float(m.group(1)) * _UNITS[unit]
-    if value != int(value) and unit in ("", "b"):
+    # Integer arithmetic: a float turns 400 digits into inf (int(inf) raises OverflowError).
+    whole, _, frac = m.group(1).partition(".")
+    if len(whole.lstrip("0")) > 20:
+        raise ValueError(f"invalid size {text!r}: too large (at most 8 EiB)")
+    if len(frac) > 20:
+        raise ValueError(f"invalid size {text!r}: too many decimals")
+    scaled = int(whole + frac or "0") * _UNITS[unit]
+    value, rest = divmod(scaled, 10 ** len(frac))
+    if rest and unit in ("", "b"):
         raise ValueError(f"invalid size {text!r}: bytes must be a whole number")
-    return int(value)
+    if value > MAX_SIZE:
+        raise ValueError(f"invalid size {text!r}: too large (at most 8 EiB)")
+    return value
 
 
 def format_size(n: float) -> str:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from s3tui.engine import watchdog
 from s3tui.engine.config import UploadConfig
 
 # Requests smaller than this say more about latency than bandwidth; they do not move the estimate.
@@ -85,3 +86,10 @@ class RateLimiter:
             self._stamp = now
             self._tokens -= n
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def throttle(self, n: int) -> None:
+        """Take ``n`` bytes' tokens and wait for them; a request's wait ends (DeadlineExceeded)
+        when its guard fires, so a stop is never held up by the rate limit."""
+        wait = self.take(n)
+        if wait > 0:
+            watchdog.sleep(wait)

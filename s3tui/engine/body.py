@@ -20,7 +20,6 @@ import select
 import socket
 import struct
 import termios
-import time
 from collections.abc import Callable
 
 from s3tui.engine import watchdog
@@ -92,9 +91,7 @@ class FileRangeBody(io.RawIOBase):
             raise OSError(f"file shrank while being read (at byte {self._offset + self._pos})")
         self._pos += len(data)
         if self._limiter is not None:
-            wait = self._limiter.take(len(data))
-            if wait > 0:
-                time.sleep(wait)
+            self._limiter.throttle(len(data))
         self._pending += len(data)
         if self._pending >= REPORT_EVERY or self._pos >= self._length:
             self._flush()
@@ -106,9 +103,7 @@ class FileRangeBody(io.RawIOBase):
             guard.check()
             n = min(BLOCK, self._length - self._pos)
             if self._limiter is not None:
-                wait = self._limiter.take(n)
-                if wait > 0:
-                    time.sleep(wait)
+                self._limiter.throttle(n)
             sent = _sendfile(sock, self._fd, self._offset + self._pos, n)
             if sent == 0:
                 raise OSError(f"file shrank while being sent (at byte {self._offset + self._pos})")

@@ -2,14 +2,55 @@
 
 Like the s3-upload seed's ``UploadConfig``: the knobs of the deadline/retry algorithm live here,
 and the command line exposes the few that users need.
+
+Both objects check their values when they are made (:class:`OptionError`, a ValueError), so a bad
+value fails before any request and before stdin is read, for the CLI (exit 2) and library alike.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s3tui.engine.plan import DEFAULT_CHUNK
+from s3tui.engine.plan import DEFAULT_CHUNK, MAX_OBJECT, plan_parts, validate_chunk_size
+from s3tui.sizes import format_size
+
+# An HTTP header name (RFC 9110 token): what a metadata key becomes after ``x-amz-meta-``.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # fullmatch: "$" would let "k\n" through
+
+
+class OptionError(ValueError):
+    """A field of :class:`ObjectOptions`/:class:`UploadConfig` has a value that cannot work.
+
+    ``name`` is the field, ``value`` what was given (shown with ``repr``, so a control character
+    stays visible and the message stays one line), ``problem`` what is wrong and what to do.
+    """
+
+    def __init__(self, name: str, value: object, problem: str) -> None:
+        super().__init__(f"{name} {value!r}: {problem}")
+        self.name, self.value, self.problem = name, value, problem
+
+
+def header_value_problem(text: str) -> str | None:
+    """Why ``text`` cannot be an HTTP header value in an S3 request, or None.
+
+    S3 signs and carries header values as US-ASCII: a non-ASCII value fails with an encoding
+    error or a misleading SignatureDoesNotMatch, and a control character (CR, LF, ...) would
+    split or corrupt the request.
+    """
+    for ch in text:
+        code = ord(ch)
+        if code < 0x20 or code == 0x7F:
+            return f"contains the control character {ch!r}: remove it"
+        if code > 0x7E:
+            return (
+                f"contains {ch!r}, and S3 carries only US-ASCII in headers: encode the value "
+                "first, e.g. RFC 2047 (=?UTF-8?B?...?=) or percent-encoding"
+            )
+    return None
+
 
 # What both HTTP stacks (botocore's and the fast path's) use. The read timeout is a per-socket
 # backstop only; the watchdog enforces the real, adaptive deadline.
@@ -27,6 +68,22 @@ class ObjectOptions:
     sse_kms_key_id: str | None = None
     storage_class: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("content_type", "acl", "sse", "sse_kms_key_id", "storage_class"):
+            value = getattr(self, name)
+            if value is not None and (problem := header_value_problem(value)):
+                raise OptionError(name, value, problem)
+        for key, value in self.metadata.items():
+            if not _TOKEN.fullmatch(key):
+                raise OptionError(
+                    "metadata",
+                    f"{key}={value}",
+                    "a metadata key is sent as a header name: use ASCII letters, digits and "
+                    "-_. (no spaces or other characters)",
+                )
+            if problem := header_value_problem(value):
+                raise OptionError("metadata", f"{key}={value}", f"the value {problem}")
 
     def to_s3_args(self) -> dict[str, object]:
         args: dict[str, object] = {}
@@ -89,3 +146,55 @@ class UploadConfig:
 
     # Whole-process upload rate cap in bytes/s (None: unlimited).
     bwlimit: float | None = None
+
+    def __post_init__(self) -> None:
+        """Every number must be finite and in its range: a NaN deadline never expires (the
+        watchdog busy-spins and stalls are never cut), an infinite one is no deadline at all."""
+
+        def need(name: str, ok: bool, what: str) -> None:
+            value = getattr(self, name)
+            if value is not None and not _finite(value):
+                raise OptionError(name, value, f"not a finite number: must be {what}")
+            if value is not None and not ok:
+                raise OptionError(name, value, f"must be {what}")
+
+        need("concurrency", 1 <= self.concurrency <= 64, "a whole number from 1 to 64")
+        try:
+            validate_chunk_size(self.chunk_size)
+        except ValueError as e:
+            raise OptionError("chunk_size", self.chunk_size, str(e)) from None
+        need("max_spool", (self.max_spool or 0) >= self.chunk_size, "at least one chunk")
+        need(
+            "expected_size",
+            0 <= (self.expected_size or 0) <= MAX_OBJECT,
+            f"at most S3's largest object, {format_size(MAX_OBJECT)} (10,000 parts of 5 GiB): "
+            "split the data into several objects",
+        )
+        if self.min_size is not None:
+            cap = plan_parts(self.chunk_size, self.expected_size).capacity()
+            most = min(cap, self.expected_size if self.expected_size is not None else cap)
+            need(
+                "min_size",
+                0 <= self.min_size <= most,
+                f"at most {format_size(most)}, the most 10,000 parts of this chunk size hold",
+            )
+        need("initial_bandwidth", self.initial_bandwidth > 0, "a positive number (bytes/s)")
+        need("ewma_alpha", 0 < self.ewma_alpha <= 1, "above 0 and at most 1")
+        need("latency_allowance", self.latency_allowance >= 0, "0 or more (seconds)")
+        need("timeout_factor", self.timeout_factor > 0, "a positive number, e.g. 3")
+        need("deadline_backoff", self.deadline_backoff >= 1, "1 or more")
+        need("min_deadline", self.min_deadline > 0, "a positive number (seconds)")
+        need("max_deadline", self.max_deadline >= self.min_deadline, "at least min_deadline")
+        need("max_attempts", self.max_attempts >= 1, "1 or more")
+        need("retry_base_delay", self.retry_base_delay >= 0, "0 or more (seconds)")
+        need("retry_max_delay", self.retry_max_delay >= 0, "0 or more (seconds)")
+        need("give_up_after", self.give_up_after > 0, "a positive number (seconds)")
+        need("slowdown_hold", self.slowdown_hold >= 0, "0 or more (seconds)")
+        need("bwlimit", (self.bwlimit or 1) > 0, "a positive rate (bytes/s), or None")
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    except (TypeError, OverflowError):
+        return False

@@ -57,7 +57,7 @@ def plan_parts(chunk_size: int | None = None, expected_size: int | None = None) 
     """Plan part sizes from the user's hints.
 
     With ``expected_size`` the part size is fixed and large enough for 10,000 parts (rounded up
-    to a whole MiB); without it, sizes grow so an unknown stream can reach ~12.7 TiB at the default
+    to a whole MiB); without it, sizes grow so an unknown stream can reach ~7.8 TiB at the default
     8 MiB start (well past the classic 5 TiB object limit most S3 stores have).
     """
     base = chunk_size or DEFAULT_CHUNK

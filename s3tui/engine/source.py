@@ -12,6 +12,7 @@ the producer is silent for hours.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import mmap
 import os
@@ -25,6 +26,8 @@ from s3tui.engine.crc import crc32c
 READ_BLOCK = 1024 * 1024
 PIPE_SIZE = 1024 * 1024
 POLL_MS = 200
+# splice() reports both ends' errors; these can only come from writing the chunk file.
+_WRITE_SIDE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class SourceError(Exception):
@@ -89,6 +92,8 @@ class StreamSource:
             try:
                 n = os.splice(self.fd, out_fd, min(READ_BLOCK, size - written))
             except OSError as e:
+                if e.errno in _WRITE_SIDE:
+                    raise  # the spool file's error, not the source's: the job says "disk full"
                 raise SourceError(f"cannot read {self.name}: {e.strerror}") from e
             if n == 0:
                 return written, True

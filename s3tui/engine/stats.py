@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from dataclasses import asdict, dataclass
@@ -78,17 +77,33 @@ def percentile(values: list[float], q: float) -> float:
 
 class StatsFile:
     """JSON lines, one per attempt (and one per file of a tree upload, ``"type": "file"``),
-    flushed as they come so a crash loses nothing written."""
+    flushed as they come so a crash loses nothing written.
+
+    A write that fails (disk full) never reaches the upload: the callback runs inside the
+    request path, where an OSError was taken for the spool disk being full and left the
+    preflight's multipart upload open. The first error is kept in ``error``, later records are
+    dropped, and the caller reports it.
+    """
 
     def __init__(self, path: Path) -> None:
+        self.path = path
+        self.error: str | None = None
         self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self._lock = threading.Lock()
 
     def __call__(self, record: AttemptRecord | FileStat) -> None:
         with self._lock:
-            self._fh.write(record.to_json() + "\n")
-            self._fh.flush()
+            if self.error is not None:
+                return
+            try:
+                self._fh.write(record.to_json() + "\n")
+                self._fh.flush()
+            except OSError as e:
+                self.error = e.strerror or str(e)
 
     def close(self) -> None:
-        with self._lock, contextlib.suppress(OSError):  # a write error was reported already
-            self._fh.close()
+        with self._lock:
+            try:
+                self._fh.close()
+            except OSError as e:
+                self.error = self.error or e.strerror or str(e)

@@ -42,14 +42,22 @@ import os
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.crc import crc32c
 from s3tui.engine.gate import LIGHT_PER_SLOT
 from s3tui.engine.job import ABORT_ATTEMPT, WORKERS_JOIN, AbortOutcome, Result, SteeredJob
+from s3tui.engine.localfile import FileProblem as _FileProblem
+from s3tui.engine.localfile import (
+    blocks,
+    crc32c_range,
+    local_problem,
+    open_body,
+    read_unchanged,
+    require_listed,
+)
 from s3tui.engine.plan import plan_parts
 from s3tui.engine.progress import FileState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
@@ -67,7 +75,6 @@ from s3tui.engine.walk import (
 from s3tui.errors import EXIT_FAILED
 from s3tui.sizes import format_size
 
-READ_BLOCK = 1024 * 1024
 INLINE_MAX = 1024 * 1024  # files up to this size are sent from memory, as bytes
 CONTROL_DEADLINE = 60.0  # create / complete / head: no body
 PREFLIGHT_ATTEMPTS = 4  # ~2 s of back-off: an unusable destination fails fast
@@ -91,15 +98,6 @@ JOB_FATAL = frozenset(
 )
 # Failures about the local file, never the destination: they never stop the job.
 LOCAL_REASONS = frozenset({"changed", "vanished", "unreadable", "withdrawn"})
-CHANGED = "changed while being uploaded"
-
-
-class _FileProblem(Exception):
-    """Something about the local file (or its object); fails that file without a retry."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class _Stop(Exception):
@@ -431,17 +429,16 @@ class TreeUpload(SteeredJob):
                 # sends no "Expect: 100-continue" for bytes, saving a round trip per file
                 # (py-spy: ~15% of a 2,000-small-file run waited on 100-continue). What is
                 # sent is fixed once read, so the file is checked right after the read.
-                data = _read_unchanged(e)
+                data = read_unchanged(e)
                 crc = crc32c(data)
-                limiter = self.transfer.limiter
-                if limiter is not None and (wait := limiter.take(len(data))) > 0:
-                    time.sleep(wait)
-                resp = self.remote.put_object(e.key, data, e.size, crc, args)
-                sent(e.size)
+                if self.transfer.limiter is not None:
+                    self.transfer.limiter.throttle(len(data))
+                resp = self.remote.put_object(e.key, data, len(data), crc, args)
+                sent(len(data))
                 return crc, resp
             self._check_unchanged(f)
-            crc = _crc32c_range(e.path, 0, e.size)
-            with _open_body(e.path, 0, e.size, sent, self.transfer.limiter) as body:
+            crc = crc32c_range(e.path, 0, e.size)
+            with open_body(e.path, 0, e.size, sent, self.transfer.limiter) as body:
                 return crc, self.remote.put_object(e.key, body, e.size, crc, args)
 
         def done(result: tuple[int, dict[str, Any]]) -> None:
@@ -483,8 +480,8 @@ class TreeUpload(SteeredJob):
 
         def call(sent: Callable[[int], None]) -> tuple[str, int]:
             self._check_unchanged(f)
-            crc = _crc32c_range(e.path, offset, length)
-            with _open_body(e.path, offset, length, sent, self.transfer.limiter) as body:
+            crc = crc32c_range(e.path, offset, length)
+            with open_body(e.path, offset, length, sent, self.transfer.limiter) as body:
                 etag, _ = self.remote.upload_part(e.key, upload_id, n, body, length, crc)
             return etag, crc
 
@@ -619,8 +616,8 @@ class TreeUpload(SteeredJob):
         except OSError as err:
             if allow_vanished and isinstance(err, FileNotFoundError):
                 return
-            raise _local_problem(err) from None
-        _require_listed(f.entry, st)
+            raise local_problem(err) from None
+        require_listed(f.entry, st)
 
     def _same_object(self, f: _File, head: dict[str, Any] | None) -> str | None:
         """Why the stored object already holds this file (skip it), or None (upload it)."""
@@ -632,11 +629,11 @@ class TreeUpload(SteeredJob):
         if crc_c:
             count = crc_c.partition("-")[2]
             if not count:
-                same = crc_c == crc32c_b64(_crc32c_range(e.path, 0, e.size))
+                same = crc_c == crc32c_b64(crc32c_range(e.path, 0, e.size))
             elif int(count) == 1:
-                same = crc_c == composite_crc32c_b64([_crc32c_range(e.path, 0, e.size)])
+                same = crc_c == composite_crc32c_b64([crc32c_range(e.path, 0, e.size)])
             elif f.part_size and int(count) == f.nparts:
-                crcs = [_crc32c_range(e.path, *f.part_range(n)) for n in range(1, f.nparts + 1)]
+                crcs = [crc32c_range(e.path, *f.part_range(n)) for n in range(1, f.nparts + 1)]
                 same = crc_c == composite_crc32c_b64(crcs)
             else:
                 return None  # another part plan: cannot compare, so upload again
@@ -645,14 +642,14 @@ class TreeUpload(SteeredJob):
             if "-" in crc_32:
                 return None
             crc = 0
-            for block in _blocks(e.path, 0, e.size):
+            for block in blocks(e.path, 0, e.size):
                 crc = zlib.crc32(block, crc)
             same = crc_32 == base64.b64encode(crc.to_bytes(4, "big")).decode()
             return "exists with the same size and CRC32" if same else None
         etag = str(head.get("ETag") or "").strip('"')
         if len(etag) == 32 and "-" not in etag:
             md5 = hashlib.md5(usedforsecurity=False)
-            for block in _blocks(e.path, 0, e.size):
+            for block in blocks(e.path, 0, e.size):
                 md5.update(block)
             return "exists with the same size and MD5" if md5.hexdigest() == etag else None
         return "exists with the same size (no checksum to compare)"
@@ -819,96 +816,3 @@ class TreeUpload(SteeredJob):
             checksum=one.checksum if one else None,
             failed_files=tuple(failed),
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Reading files
-# --------------------------------------------------------------------------------------------
-def _local_problem(err: OSError) -> _FileProblem:
-    """A local error as the file's own failure (never retried as if the network had failed)."""
-    if isinstance(err, FileNotFoundError):
-        return _FileProblem("vanished", "vanished before it was uploaded")
-    return _FileProblem("unreadable", f"cannot read: {err.strerror}")
-
-
-def _changed(how: str) -> _FileProblem:
-    return _FileProblem("changed", f"{CHANGED} ({how}): nothing was stored for it")
-
-
-def _require_listed(e: Entry, st: os.stat_result) -> None:
-    """The file must still have the size and mtime it was listed with."""
-    if st.st_size != e.size:
-        raise _changed(f"size {e.size} -> {st.st_size}")
-    if st.st_mtime_ns != e.mtime_ns:
-        raise _changed("modified")
-
-
-def _open(path: str) -> int:
-    try:
-        return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError as err:
-        raise _local_problem(err) from None
-
-
-def _blocks(path: str, offset: int, length: int) -> Iterator[bytes]:
-    """``length`` bytes of ``path`` from ``offset`` in 1 MiB blocks; local errors become
-    :class:`_FileProblem`."""
-    fd = _open(path)
-    try:
-        pos, end = offset, offset + length
-        while pos < end:
-            try:
-                data = os.pread(fd, min(READ_BLOCK, end - pos), pos)
-            except OSError as err:
-                raise _local_problem(err) from None
-            if not data:
-                raise _changed("it shrank")
-            pos += len(data)
-            yield data
-    finally:
-        os.close(fd)
-
-
-def _read_unchanged(e: Entry) -> bytes:
-    """The whole of a small file, if it is still what was listed when the read ended.
-
-    One ``fstat`` after the read (on the same descriptor) covers a change before the read and
-    during it: either moves the size or the mtime away from the listing's. Open, read, fstat,
-    close: four syscalls where a stat before and one after the upload made five, and on a tree
-    of small files each is a GIL hand-off between the workers.
-    """
-    fd = _open(e.path)
-    try:
-        chunks: list[bytes] = []
-        got = 0
-        while got < e.size:
-            data = os.pread(fd, e.size - got, got)
-            if not data:
-                break
-            chunks.append(data)
-            got += len(data)
-        st = os.fstat(fd)
-    except OSError as err:
-        raise _local_problem(err) from None
-    finally:
-        os.close(fd)
-    _require_listed(e, st)
-    if got != e.size:  # shrank and grew back to its listed size while it was read
-        raise _changed("modified")
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _crc32c_range(path: str, offset: int, length: int) -> int:
-    crc = 0
-    for block in _blocks(path, offset, length):
-        crc = crc32c(block, crc)
-    return crc
-
-
-def _open_body(
-    path: str, offset: int, length: int, sent: Callable[[int], None], limiter: Any
-) -> FileRangeBody:
-    try:
-        return FileRangeBody(path, offset, length, sent, limiter)
-    except OSError as err:
-        raise _local_problem(err) from None

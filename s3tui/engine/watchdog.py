@@ -31,6 +31,7 @@ class Guard:
         self._sock: socket.socket | None = None
         self.conn: Any = None  # the HTTP connection carrying the request (for zero-copy sends)
         self._lock = threading.Lock()
+        self._cut = threading.Event()  # set by fire(): wakes sleep()
 
     def attach(self, sock: socket.socket | None, conn: Any = None) -> None:
         if sock is None:
@@ -42,6 +43,7 @@ class Guard:
                 _shutdown(sock)
 
     def fire(self) -> None:
+        self._cut.set()
         with self._lock:
             self.fired = True
             if self._sock is not None:
@@ -57,6 +59,23 @@ class Guard:
         if self.fired or time.monotonic() > self.expires:
             self.fired = True
             raise DeadlineExceeded(self.seconds)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (the ``--bwlimit`` pause), but end the moment the guard fires, at
+        its deadline or on the stop path (``Watchdog.fire_all``): a plain sleep of a low rate's
+        block (16 s at 64 KiB/s) kept a stopping job waiting for it."""
+        self.check()
+        if self._cut.wait(seconds):
+            self.check()
+
+
+def sleep(seconds: float) -> None:
+    """Sleep ``seconds``; in a request under a guard, :meth:`Guard.sleep` (woken by a cut)."""
+    guard = current_guard()
+    if guard is None:
+        time.sleep(seconds)
+    else:
+        guard.sleep(seconds)
 
 
 class DeadlineExceeded(Exception):

@@ -17,13 +17,18 @@ from s3tui.sizes import GiB, MiB, format_size, parse_size
         ("5 MiB", 5 * MiB),
         ("2k", 2000),
         ("1TiB", 1024**4),
+        ("8388608TiB", 8 * 1024**6),  # the largest accepted: 8 EiB
+        ("0.1MB", 100_000),  # exact: no float rounding
     ],
 )
 def test_parse_size(text: str, expected: int) -> None:
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "MiB", "12XB", "-5MB", "1.5", "ten", "5 M i B"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "MiB", "12XB", "-5MB", "1.5", "ten", "5 M i B", "nan", "inf", "1e400", "1" + "0" * 400],
+)
 def test_parse_size_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid size"):
         parse_size(text)
