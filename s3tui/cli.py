@@ -460,9 +460,7 @@ def _check_sources(ns: argparse.Namespace, sources: list[str], key: str) -> dict
     if sources == ["-"]:
         used = [flag for flag, on in tree_flags.items() if on]
         if used:
-            raise UsageError(
-                f"{used[0]} applies to files and directories, not to a stream (stdin, --from)"
-            )
+            raise UsageError(f"{used[0]} applies to files and directories, not to stdin or --from")
         if not key or key.endswith("/"):
             raise UsageError("a stream needs a full key: write s3://BUCKET/path/name, not a prefix")
         if not _stdin_open():

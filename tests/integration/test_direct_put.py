@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from s3tui.engine.config import ObjectOptions, UploadConfig
+from s3tui.engine.config import ObjectOptions, OptionError, UploadConfig
 from s3tui.engine.remote import Remote, fast, make_client
 from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.tree import TreeUpload
@@ -153,15 +153,27 @@ def test_a_denied_direct_put_fails_that_file_with_the_usual_message(
     assert remote.direct is not None and remote.direct.sent == len(stored) - 1
 
 
+class _Unchecked(ObjectOptions):
+    """Options as a library user could have built them before the config checked its values."""
+
+    def __post_init__(self) -> None:
+        pass
+
+
 def test_non_ascii_header_values_go_through_botocore_and_land_or_fail_as_it_decides(
     local_s3: LocalS3, s3_client: Any, bucket: str, tmp_path: Path
 ) -> None:
     """botocore signs and sends a non-ASCII Content-Type as UTF-8; the direct path once signed
     UTF-8 and sent latin-1 (SignatureDoesNotMatch from the second file on). Non-ASCII metadata
-    botocore refuses before sending: the job fails as it does, storing nothing."""
+    botocore refuses before sending: the job fails as it does, storing nothing.
+
+    ObjectOptions refuses such values up front (the CLI's exit 2); the direct path must still be
+    safe on its own, so this builds the options past that check."""
+    with pytest.raises(OptionError, match="US-ASCII"):
+        ObjectOptions(content_type="tëxt/plain")
     src = tmp_path / "src"
     files = _tree(src, 8)
-    options = ObjectOptions(content_type="tëxt/plain", metadata={"owner": "backup job"})
+    options = _Unchecked(content_type="tëxt/plain", metadata={"owner": "backup job"})
     result, remote, _ = _run(
         local_s3.endpoint_url, local_s3, bucket, src, tmp_path, options, concurrency=4
     )
@@ -176,7 +188,7 @@ def test_non_ascii_header_values_go_through_botocore_and_land_or_fail_as_it_deci
     s3_client.delete_objects(
         Bucket=bucket, Delete={"Objects": [{"Key": f"up/{rel}"} for rel in files]}
     )
-    options = ObjectOptions(metadata={"owner": "café"})  # latin-1, not ASCII
+    options = _Unchecked(metadata={"owner": "café"})  # latin-1, not ASCII
     result, remote, _ = _run(
         local_s3.endpoint_url, local_s3, bucket, src, tmp_path, options, concurrency=4
     )
