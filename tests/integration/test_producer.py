@@ -297,7 +297,10 @@ def test_a_signal_stops_the_command_and_aborts(
         (["put", "--from", "touch {m}"], "needs DEST"),
         (["put", "--from", " ", "s3://bucket/k"], "--from needs a command"),
         (["put", "--from", "touch {m}", "s3://bucket/prefix/"], "a stream needs a full key"),
-        (["put", "--from", "touch {m}", "s3://bucket/k", "--exclude", "x"], "not to a stream"),
+        (
+            ["put", "--from", "touch {m}", "s3://bucket/k", "--exclude", "x"],
+            "not to stdin or --from",
+        ),
     ],
 )
 def test_usage_errors_exit_2_before_the_command_runs(
