@@ -113,6 +113,7 @@ class SteeredJob:
         self._outcome_lock = threading.Lock()
         self._cond = threading.Condition()
         self.transfer.on_crash = self.fail
+        self._stop_ends: float | None = None  # when the stop path's budget runs out
 
     @property
     def records(self) -> Sequence[AttemptRecord]:
@@ -160,11 +161,30 @@ class SteeredJob:
             self._cond.notify_all()
         return n
 
+    def _stop_workers(self) -> None:
+        """The first step of every way out of a job: cut what is in flight, end the workers,
+        and start the clock of the stop path's own requests (:data:`STOP_BUDGET`)."""
+        self._stop.set()
+        self.transfer.watchdog.fire_all()
+        self.transfer.shutdown(wait=True, timeout=WORKERS_JOIN)
+        self._stop_ends = time.monotonic() + STOP_BUDGET
+
+    def _stop_time_left(self, most: float) -> float:
+        """Seconds one request of the stop path may take: ``most``, within the budget."""
+        if self._stop_ends is None:
+            return most  # not stopping: a request on the normal path (a failed file's abort)
+        return max(0.0, min(most, self._stop_ends - time.monotonic()))
+
     def _settle_lost_creates(self) -> None:
         """Uploads that a create whose answer was lost may have opened are found and aborted
         (no journal entry could name them); if that fails the journal's note stays."""
         try:
-            with self.transfer.watchdog.guard(2 * ABORT_ATTEMPT):
+            if not self.remote.has_lost_creates():
+                return
+            seconds = self._stop_time_left(2 * ABORT_ATTEMPT)
+            if seconds < 0.5:
+                raise TimeoutError("no time left")
+            with self.transfer.watchdog.guard(seconds):
                 self.remote.settle_lost_creates()
         except Exception as e:  # noted in the journal: cleanup settles it later
             self.progress.event(
@@ -175,16 +195,14 @@ class SteeredJob:
                 next="`s3tui cleanup` looks again",
             )
 
-    def _abort_uploads(
-        self, uploads: list[tuple[str, str, str]], budget: float = STOP_BUDGET
-    ) -> dict[str, AbortOutcome]:
+    def _abort_uploads(self, uploads: list[tuple[str, str, str]]) -> dict[str, AbortOutcome]:
         """Abort ``(key, upload_id, label)`` uploads on the stop path, all at once, outside the
         retry loop (whose stop flag is already set). Each is tried up to ``ABORT_ATTEMPTS``
-        times within ``budget`` seconds; one that could not be confirmed stays in the journal
-        for ``s3tui cleanup``."""
+        times within what is left of the stop budget; one that could not be confirmed stays in
+        the journal for ``s3tui cleanup``."""
         if not uploads:
             return {}
-        end = time.monotonic() + budget
+        end = time.monotonic() + self._stop_time_left(STOP_BUDGET)
         results: dict[str, AbortOutcome] = {}
 
         def one(key: str, upload_id: str, label: str) -> None:

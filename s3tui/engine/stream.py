@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
-from s3tui.engine.job import ABORT_ATTEMPT, WORKERS_JOIN, AbortOutcome, Result, SteeredJob
+from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob
 from s3tui.engine.plan import MAX_PARTS, plan_parts
 from s3tui.engine.progress import PartState, Phase, Progress
 from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
@@ -371,9 +371,7 @@ class StreamUpload(SteeredJob):
     def _cleanup(self, completed: bool) -> None:
         if self.producer is not None:
             self.producer.stop()
-        self._stop.set()
-        self.transfer.watchdog.fire_all()
-        self.transfer.shutdown(wait=True, timeout=WORKERS_JOIN)
+        self._stop_workers()
         try:
             if not completed:
                 self._settle()
@@ -408,7 +406,7 @@ class StreamUpload(SteeredJob):
         if sent and (self._fate_unknown or outcome is AbortOutcome.GONE):
             dest = self.progress.dest
             try:
-                with self.transfer.watchdog.guard(ABORT_ATTEMPT):
+                with self.transfer.watchdog.guard(self._stop_time_left(ABORT_ATTEMPT)):
                     ours = self._stored_is_ours()
             except Exception as e:  # the truth is unknown: say so, never "nothing was stored"
                 ours, why = None, f"the check failed: {self.transfer.classify(e).reason}"

@@ -48,7 +48,7 @@ from typing import Any
 from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.crc import crc32c
 from s3tui.engine.gate import LIGHT_PER_SLOT
-from s3tui.engine.job import ABORT_ATTEMPT, WORKERS_JOIN, AbortOutcome, Result, SteeredJob
+from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob
 from s3tui.engine.localfile import FileProblem as _FileProblem
 from s3tui.engine.localfile import (
     blocks,
@@ -703,9 +703,7 @@ class TreeUpload(SteeredJob):
 
     # --- the end ---
     def _cleanup(self) -> None:
-        self._stop.set()
-        self.transfer.watchdog.fire_all()
-        self.transfer.shutdown(wait=True, timeout=WORKERS_JOIN)
+        self._stop_workers()
         try:
             self._settle_open_uploads()
             self._settle_lost_creates()
@@ -732,7 +730,8 @@ class TreeUpload(SteeredJob):
             if outcome is AbortOutcome.ABORTED or not f.completing or f.failed is not None:
                 continue
             ordered = sorted((n, etag, crc) for n, (etag, crc) in f.parts.items())
-            with contextlib.suppress(Exception), self.transfer.watchdog.guard(ABORT_ATTEMPT):
+            seconds = self._stop_time_left(ABORT_ATTEMPT)
+            with contextlib.suppress(Exception), self.transfer.watchdog.guard(seconds):
                 found = self.remote.completed_already(f.entry.key, f.entry.size, ordered)
                 if found is not None:
                     f.etag = (found.get("ETag") or "").strip('"') or None

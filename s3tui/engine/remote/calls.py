@@ -135,6 +135,10 @@ class Remote:
         with self._lock:
             self._lost_creates.append((key, started, name))
 
+    def has_lost_creates(self) -> bool:
+        with self._lock:
+            return bool(self._lost_creates)
+
     def settle_lost_creates(self) -> int:
         """Abort the uploads that creates whose answer was lost may have opened; returns how
         many were aborted. Raises if the key's uploads cannot be listed (the journal keeps the
