@@ -62,13 +62,12 @@ def run_from(args: PutArgs, command: str) -> int:
 
     from s3tui.drive import drive_job
     from s3tui.engine.producer import CommandProducer, command_label
-    from s3tui.engine.stats import StatsFile
     from s3tui.engine.stream import StreamUpload
 
+    stats = _open_stats(args.stats_file)
     cmd_stdin = _command_stdin(args.tui)
     remote = _remote(args)
     producer = CommandProducer(command, stdin=cmd_stdin)
-    stats = StatsFile(args.stats_file) if args.stats_file else None
     job = StreamUpload(
         source_fd=producer.stdout_fd,
         remote=remote,
@@ -95,8 +94,7 @@ def run_from(args: PutArgs, command: str) -> int:
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_start=start)
     finally:
         producer.stop()  # the job stops it on every way out; this covers a failed start
-        if stats:
-            stats.close()
+        _close_stats(stats)
 
 
 def _command_stdin(tui: bool) -> int:
