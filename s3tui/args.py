@@ -1,0 +1,208 @@
+"""The ``s3tui`` command line's argument table: every subcommand, option and help text.
+
+Parsing only: what the values mean and whether they can work is checked in
+:mod:`s3tui.put_args` (and the config objects it builds). A parse error is one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from s3tui import __version__
+from s3tui.errors import UsageError
+
+CANNED_ACLS = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+)
+SSE_CHOICES = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (plus a hint), not the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="s3tui",
+        description="Stream data into S3 with concurrent multipart uploads and a live dashboard.",
+    )
+    p.add_argument("--version", action="version", version=f"s3tui {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    put = sub.add_parser(
+        "put",
+        help="upload the output of a command (--from), stdin ('-'), a file or a directory tree",
+        description="Upload SOURCE to DEST (s3://BUCKET/KEY). SOURCE '-' reads stdin. "
+        "For backups use --from CMD instead of a pipe: a pipe ends the same way whether its "
+        "producer finished or died, so `pg_dump | s3tui put - DEST` stores a truncated dump "
+        "when pg_dump is killed; `s3tui put --from 'pg_dump db | gzip' DEST` stores the object "
+        "only if the command exits 0. For a bare pipe, --min-size (against a short stream) and "
+        "--expected-size (a long one) are the only guards.",
+    )
+    put.add_argument(
+        "paths",
+        nargs="*",
+        metavar="SOURCE... DEST",
+        help="'-' for stdin (s3tui cannot see whether the producer of a pipe succeeded), then "
+        "s3://BUCKET/KEY; with --from, DEST alone",
+    )
+    put.add_argument(
+        "--from",
+        dest="from_cmd",
+        metavar="CMD",
+        help="run CMD (bash -o pipefail -c CMD) and upload its stdout; its stderr is shown; the "
+        "object is stored only if CMD exits 0, else nothing at DEST changes (exit 1)",
+    )
+    put.add_argument("--bucket", help="destination bucket (instead of DEST)")
+    put.add_argument("--key", help="destination key (with --bucket)")
+    g = put.add_argument_group("endpoint and credentials")
+    g.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    g.add_argument("--region", help="region (default: from the AWS config, else us-east-1)")
+    g.add_argument("--profile", help="named profile from ~/.aws/config")
+    g = put.add_argument_group("sizes and limits")
+    g.add_argument(
+        "--chunk-size",
+        metavar="SIZE",
+        help="first part size, 5MiB-5GiB "
+        "(default 8MiB; doubles every 1,000 parts when the size is unknown)",
+    )
+    g.add_argument(
+        "--expected-size",
+        metavar="SIZE",
+        help="size hint: plans part sizes, fails if the stream grows past it",
+    )
+    g.add_argument(
+        "--min-size",
+        metavar="SIZE",
+        help="fail, storing nothing, if the stream ends shorter than this",
+    )
+    g.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="parts in flight (default 8); files up to 1 MiB count a quarter each",
+    )
+    g.add_argument(
+        "--max-spool",
+        metavar="SIZE",
+        help="cap on temp-disk use; reading pauses when reached (default: room for two "
+        "chunks per request in flight, 128MiB at the defaults)",
+    )
+    g.add_argument(
+        "--spool-dir",
+        metavar="DIR",
+        help="where chunks are spooled (default $TMPDIR, else the user cache dir)",
+    )
+    g = put.add_argument_group("retries and deadlines")
+    g.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="attempts per part after the first (default 9)",
+    )
+    g.add_argument(
+        "--timeout-factor",
+        type=float,
+        default=None,
+        metavar="X",
+        help="deadline = latency + size/estimate * X (default 3)",
+    )
+    g.add_argument("--bwlimit", metavar="RATE", help="cap the upload rate, e.g. 20MB (per second)")
+    g = put.add_argument_group("object")
+    g.add_argument(
+        "--content-type",
+        "--mime-type",
+        dest="content_type",
+        metavar="T",
+        help="Content-Type (default binary/octet-stream for streams)",
+    )
+    g.add_argument(
+        "--acl", choices=CANNED_ACLS, metavar="CANNED", help="canned ACL (none sent by default)"
+    )
+    g.add_argument("--sse", choices=SSE_CHOICES, help="server-side encryption")
+    g.add_argument("--sse-kms-key-id", metavar="ID", help="KMS key for --sse aws:kms")
+    g.add_argument("--storage-class", metavar="C", help="e.g. STANDARD_IA, GLACIER_IR")
+    g.add_argument(
+        "--metadata", action="append", default=[], metavar="K=V", help="user metadata (repeatable)"
+    )
+    g = put.add_argument_group(
+        "files and directories",
+        "A DEST ending in '/' is a prefix: a directory's contents and named files go under it, "
+        "joined with '/'. One file to a DEST without a trailing '/' is stored under exactly "
+        "that key. Files below --chunk-size are one PutObject each, bigger ones multipart.",
+    )
+    g.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="upload only files matching GLOB (repeatable; fnmatch on the path relative to the "
+        "directory, '*' crosses '/', a GLOB without '/' also matches the file name)",
+    )
+    g.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files (and whole directories) matching GLOB (repeatable; wins over "
+        "--include); hidden files are included unless excluded",
+    )
+    g.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links inside directories (loops are skipped)",
+    )
+    g.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip files whose object exists with the same size and checksum (CRC32C/CRC32/MD5;"
+        " size alone when the object has none)",
+    )
+    g.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would be uploaded where, with sizes; send nothing",
+    )
+    g = put.add_argument_group("output")
+    g.add_argument("--no-tui", action="store_true", help="headless: progress on stderr")
+    g.add_argument("--tui", action="store_true", help="dashboard even with stdin piped")
+    g.add_argument("--json", action="store_true", help="progress and summary as JSON lines")
+    g.add_argument("--quiet", "-q", action="store_true", help="only errors and warnings")
+    g.add_argument(
+        "--stats-file",
+        metavar="PATH",
+        help="append one JSON line per request attempt (perf_data columns)",
+    )
+
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="abort multipart uploads that killed runs left open, and delete their spool files",
+        description="s3tui notes each multipart upload it opens until it is completed or "
+        "aborted. A run killed with SIGKILL (OOM killer, reboot) cannot abort its upload: this "
+        "aborts those whose process is gone, with the endpoint, region and profile they used.",
+    )
+    cleanup.add_argument(
+        "--dry-run", action="store_true", help="list them; abort nothing, delete nothing"
+    )
+    cleanup.add_argument("--endpoint-url", metavar="URL", help="override the noted endpoint")
+    cleanup.add_argument("--region", help="override the noted region")
+    cleanup.add_argument("--profile", help="override the noted AWS profile")
+
+    demo = sub.add_parser(
+        "demo", help="a first run: local S3 server, a slow stream with faults, the dashboard"
+    )
+    demo.add_argument("--no-tui", action="store_true", help="headless: progress on stderr")
+    demo.add_argument("--size", default="120MiB", metavar="SIZE", help="stream size (120MiB)")
+    return p
