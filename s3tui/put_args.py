@@ -168,7 +168,7 @@ def _check_stream(ns: argparse.Namespace, key: str) -> None:
         raise UsageError(f"{used[0]} applies to files and directories, not to stdin or --from")
     if not key or key.endswith("/"):
         raise UsageError("a stream needs a full key: write s3://BUCKET/path/name, not a prefix")
-    if not _stdin_open():
+    if not ns.from_cmd and not _stdin_open():  # with --from, stdin is only the command's
         raise UsageError(
             "stdin is closed: pipe the data in (e.g. `pg_dump db | s3tui put - s3://b/k`), "
             "or name a file instead of '-'"

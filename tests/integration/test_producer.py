@@ -383,3 +383,26 @@ def test_dashboard_shows_the_commands_stderr_and_keeps_the_old_object(
     finally:
         run.close()
     assert_landed(s3_client, bucket, {"db.dump": OLD}, spool)
+
+
+def test_a_closed_stdin_does_not_matter_to_a_command(
+    local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Cron may start s3tui with fd 0 closed: the command gets no stdin, the upload goes on."""
+    spool = tmp_path / "spool"
+    p = subprocess.run(
+        _cmd(
+            _writer(MiB, seed=43),
+            f"s3://{bucket}/closed-stdin",
+            endpoint=local_s3.endpoint_url,
+            spool=spool,
+        ),
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: os.close(0),
+        env=s3_env,
+        capture_output=True,
+        timeout=120,
+    )
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 0, err
+    assert_landed(s3_client, bucket, {"closed-stdin": random_bytes(MiB, seed=43)}, spool)
