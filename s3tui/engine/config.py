@@ -171,12 +171,17 @@ class UploadConfig:
             "split the data into several objects",
         )
         if self.min_size is not None:
+            if self.expected_size is not None:
+                need(
+                    "min_size",
+                    self.min_size <= self.expected_size,
+                    "at most expected_size: no stream can satisfy both",
+                )
             cap = plan_parts(self.chunk_size, self.expected_size).capacity()
-            most = min(cap, self.expected_size if self.expected_size is not None else cap)
             need(
                 "min_size",
-                0 <= self.min_size <= most,
-                f"at most {format_size(most)}, the most 10,000 parts of this chunk size hold",
+                0 <= self.min_size <= cap,
+                f"at most {format_size(cap)}, the most 10,000 parts of this chunk size hold",
             )
         need("initial_bandwidth", self.initial_bandwidth > 0, "a positive number (bytes/s)")
         need("ewma_alpha", 0 < self.ewma_alpha <= 1, "above 0 and at most 1")

@@ -103,3 +103,8 @@ def test_min_size_is_checked_against_what_the_plan_holds() -> None:
     UploadConfig(min_size=8 * TiB, chunk_size=64 * MiB)
     with pytest.raises(OptionError):
         UploadConfig(min_size=2 * TiB, expected_size=TiB)
+
+
+def test_min_size_above_expected_size_names_the_real_reason() -> None:
+    with pytest.raises(OptionError, match="at most expected_size"):
+        UploadConfig(min_size=10 * 1024 * 1024, expected_size=5 * 1024 * 1024)
