@@ -239,11 +239,7 @@ class TreeUpload(SteeredJob):
     def _task_finished(self, f: FileUpload) -> None:
         with self._cond:
             f.inflight -= 1
-            settle = (
-                f.inflight == 0
-                and not f.settled
-                and (f.failed is not None or f.state in (FileState.DONE, FileState.SKIPPED))
-            )
+            settle = f.inflight == 0 and not f.settled and f.finished
             if settle:
                 f.settled = True
         if not settle:

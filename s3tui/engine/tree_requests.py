@@ -13,9 +13,10 @@ request and again after all their bytes were read (never stored torn).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from s3tui.engine.crc import crc32c
 from s3tui.engine.localfile import FileProblem, crc32c_range, open_body, read_unchanged
@@ -27,16 +28,38 @@ from s3tui.engine.multipart import (
     bare_etag,
     verify_stored,
 )
-from s3tui.engine.progress import FileState
-from s3tui.engine.remote import Failure, crc32c_b64
-from s3tui.engine.scheduler import FileUpload, Request, RequestKind
+from s3tui.engine.progress import FileState, Progress
+from s3tui.engine.remote import Failure, Remote, crc32c_b64
+from s3tui.engine.scheduler import FileUpload, Probe, Request, RequestKind, Scheduler
 from s3tui.engine.skip import FileFacts, same_object
-from s3tui.engine.transfer import Task, Withdrawn
-
-if TYPE_CHECKING:
-    from s3tui.engine.tree import TreeUpload
+from s3tui.engine.transfer import Task, Transfer, Withdrawn
+from s3tui.engine.walk import Entry
 
 INLINE_MAX = 1024 * 1024  # files up to this size are sent from memory, as bytes
+
+
+class TreeJob(Protocol):
+    """What the requests use of the tree job (:class:`~s3tui.engine.tree.TreeUpload`)."""
+
+    remote: Remote
+    transfer: Transfer
+    progress: Progress
+    scheduler: Scheduler
+    _cond: threading.Condition
+
+    def classify_for(self, e: BaseException, key: str = "") -> Failure: ...
+    def _began_locked(self) -> None: ...
+    def _probe_passed(self, probe: Probe) -> None: ...
+    def _on_task_failure(self, req: Request, failure: Failure) -> None: ...
+    def _task_finished(self, f: FileUpload) -> None: ...
+    def _check_unchanged(self, f: FileUpload, allow_vanished: bool = False) -> None: ...
+    def _object_args(self, e: Entry) -> dict[str, Any]: ...
+    def _file_done(self, f: FileUpload) -> None: ...
+    def _file_skipped(self, f: FileUpload, why: str) -> None: ...
+    def _fail_file(self, f: FileUpload, message: str) -> None: ...
+    def _delete_object(self, f: FileUpload) -> None: ...
+    def _delete_failed(self, f: FileUpload, e: BaseException) -> None: ...
+
 
 Call = Callable[[Callable[[int], None]], Any]
 Done = Callable[[Any], None]
@@ -46,7 +69,7 @@ class FileRequest:
     """One request of file ``req.file`` as a pool task."""
 
     def __init__(
-        self, job: TreeUpload, req: Request, label: str, size: int, call: Call, done: Done
+        self, job: TreeJob, req: Request, label: str, size: int, call: Call, done: Done
     ) -> None:
         self.job, self.req, self.file = job, req, req.file
         self.label, self.size, self.call, self.done = label, size, call, done
@@ -139,7 +162,7 @@ class FileRequest:
 Parts = tuple[str, int, Call, Done]
 
 
-def put(job: TreeUpload, f: FileUpload) -> Parts:
+def put(job: TreeJob, f: FileUpload) -> Parts:
     """A whole file in one PutObject."""
     e, args, limiter = f.entry, job._object_args(f.entry), job.transfer.limiter
     inline = e.size <= INLINE_MAX
@@ -177,7 +200,7 @@ def put(job: TreeUpload, f: FileUpload) -> Parts:
     return e.rel, e.size, call, done
 
 
-def create(job: TreeUpload, f: FileUpload) -> Parts:
+def create(job: TreeJob, f: FileUpload) -> Parts:
     """CreateMultipartUpload: the file's parts may go once it answered."""
     e, args = f.entry, job._object_args(f.entry)
 
@@ -194,7 +217,7 @@ def create(job: TreeUpload, f: FileUpload) -> Parts:
     return f"{e.rel} (create)", 0, call, done
 
 
-def part(job: TreeUpload, f: FileUpload, n: int) -> Parts:
+def part(job: TreeJob, f: FileUpload, n: int) -> Parts:
     """UploadPart ``n``: its range of the file, read straight from the file."""
     e = f.entry
     offset, length = f.part_range(n)
@@ -218,7 +241,7 @@ def part(job: TreeUpload, f: FileUpload, n: int) -> Parts:
     return f"{e.rel}#{n}", length, call, done
 
 
-def complete(job: TreeUpload, f: FileUpload) -> Parts:
+def complete(job: TreeJob, f: FileUpload) -> Parts:
     """CompleteMultipartUpload, then the check of what was stored."""
     e = f.entry
     assert f.upload_id is not None
@@ -263,7 +286,7 @@ def complete(job: TreeUpload, f: FileUpload) -> Parts:
     return f"{e.rel} (complete)", 0, call, done
 
 
-def head(job: TreeUpload, f: FileUpload) -> Parts:
+def head(job: TreeJob, f: FileUpload) -> Parts:
     """HeadObject for --skip-existing: skip the file, or queue it to be written."""
     e = f.entry
 
@@ -283,7 +306,7 @@ def head(job: TreeUpload, f: FileUpload) -> Parts:
     return f"{e.rel} (check)", 0, call, done
 
 
-def task_for(job: TreeUpload, req: Request) -> Task:
+def task_for(job: TreeJob, req: Request) -> Task:
     """The pool task of one scheduled request."""
     f = req.file
     if req.kind is RequestKind.PART:
