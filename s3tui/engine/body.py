@@ -6,8 +6,8 @@ for) because per-call overhead dominates Python's send loop.
 
 Zero-copy: once the request's headers are on the wire (the S3 module's connection says so) and
 the socket is plain TCP, the body sends itself with ``sendfile`` from the page cache and then
-reports end-of-body to urllib3. Memory copies are most of the client's CPU (perf: ~50% of it in
-``copy_to_iter``/``copy_from_iter``), and this removes two of them per byte. Over TLS, or when
+reports end-of-body to urllib3. Memory copies are most of the client's CPU
+(``copy_to_iter``/``copy_from_iter``), and this removes two of them per byte. Over TLS, or when
 anything reads the body before the send (a checksum pass), the plain ``read`` path is used.
 """
 

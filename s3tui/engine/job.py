@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from s3tui.engine.progress import Progress
+from s3tui.engine.progress import EventKind, Progress
 from s3tui.engine.redact import without_userinfo
 from s3tui.errors import EXIT_FAILED
 
@@ -75,6 +75,10 @@ class UploadJob(Protocol):
     def set_paused(self, paused: bool) -> None: ...
 
     def set_concurrency(self, n: int) -> int: ...
+
+
+class Stop(Exception):
+    """The stop flag was raised while a job waited: unwinds to the job's stop path."""
 
 
 class AbortOutcome(enum.Enum):
@@ -188,7 +192,7 @@ class SteeredJob:
                 self.remote.settle_lost_creates()
         except Exception as e:  # noted in the journal: cleanup settles it later
             self.progress.event(
-                "warning",
+                EventKind.WARNING,
                 "create",
                 reason=f"could not look for an upload a lost answer may have opened "
                 f"({self.transfer.classify(e).reason})",
@@ -221,7 +225,7 @@ class SteeredJob:
             results[upload_id] = AbortOutcome.UNCONFIRMED
             why = self.transfer.classify(last).reason if last is not None else "no time left"
             self.progress.event(
-                "warning",
+                EventKind.WARNING,
                 label,
                 reason=f"could not abort upload {upload_id} ({why})",
                 next="`s3tui cleanup` aborts it once the endpoint answers",

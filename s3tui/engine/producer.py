@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from s3tui.engine.progress import STDERR_EVENT, Progress
+from s3tui.engine.progress import STDERR_EVENT, EventKind, Progress
 
 LABEL = "command"
 GRACE = 3.0  # seconds between SIGTERM and SIGKILL to the command's process group
@@ -141,7 +141,7 @@ class CommandProducer:
         self._progress, self._stop_flag = progress, stop_flag
         if not self.shell.pipefail:
             progress.event(
-                "warning",
+                EventKind.WARNING,
                 LABEL,
                 reason=f"bash not found: the command runs under {self.shell.argv[0]}, which has"
                 " no pipefail: only the last stage of a pipeline can fail the upload",
@@ -265,7 +265,7 @@ class CommandProducer:
         if self._dropped:
             with contextlib.suppress(Exception):
                 self._progress.event(
-                    "warning",
+                    EventKind.WARNING,
                     LABEL,
                     reason=f"{self._dropped} lines of the command's stderr were dropped: "
                     "s3tui's own stderr was not keeping up",

@@ -24,8 +24,9 @@ _V = TypeVar("_V")
 def _evolve(view: _V, **changes: Any) -> _V:
     """``dataclasses.replace`` for the frozen views, minus its per-call field introspection.
 
-    Why: workers update a view ~6 times per file; on a tree of small files ``replace`` was the
-    engine's largest own cost (yappi). The views have plain ``__dict__``s and no ``__post_init__``.
+    Why: workers update a view ~6 times per file, and on a tree of small files ``replace``'s
+    introspection would be the engine's largest own cost. The views have plain ``__dict__``s and
+    no ``__post_init__``.
     """
     new = object.__new__(type(view))
     new.__dict__.update(view.__dict__)
@@ -89,8 +90,18 @@ class FileView:
     reason: str = ""
 
 
-# Event.kind of a line written to stderr by the command of ``put --from`` (the line is reason).
-STDERR_EVENT = "stderr"
+class EventKind(StrEnum):
+    """What a retry-log line is; the values are what the reporters print."""
+
+    RETRY = "retry"
+    FAILED = "failed"
+    SLOWDOWN = "slowdown"
+    INFO = "info"
+    WARNING = "warning"
+    STDERR = "stderr"  # a line the command of ``put --from`` wrote to stderr (it is the reason)
+
+
+STDERR_EVENT = EventKind.STDERR
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,7 @@ class Event:
     """Something a person should see in the retry log."""
 
     time: float  # wall clock
-    kind: str  # "retry", "failed", "slowdown", "info", "warning", STDERR_EVENT
+    kind: EventKind
     label: str
     attempt: int = 0
     reason: str = ""
@@ -196,11 +207,12 @@ class Progress:
         with contextlib.suppress(ValueError):
             self._listeners.remove(fn)
 
-    def event(self, kind: str, label: str, **kw: object) -> Event:
+    def event(self, kind: EventKind, label: str, **kw: object) -> Event:
+        kind = EventKind(kind)
         ev = Event(time=self._wall(), kind=kind, label=label, **kw)  # type: ignore[arg-type]
         with self._lock:
             self._events.append(ev)
-            if kind == "retry":
+            if kind is EventKind.RETRY:
                 self._retries += 1
         for fn in list(self._listeners):
             try:

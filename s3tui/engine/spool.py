@@ -9,8 +9,8 @@ the stream.
 A stored chunk's file is *recycled*: renamed for the next chunk and overwritten in place, as long
 as the idle files and the reservations together stay under ``limit``; the rest are deleted at
 once, and all of them when the upload ends. Why: allocating a chunk's page cache and freeing it
-again at unlink was ~0.3 CPU-s per GiB here (a third of spooling's cost), CPU the server on the
-same machine needs; overwriting cached pages costs neither.
+again at unlink costs about a third of spooling's CPU, which the server on the same machine
+needs; overwriting cached pages costs neither.
 """
 
 from __future__ import annotations

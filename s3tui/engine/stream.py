@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,10 +20,20 @@ from typing import Any, Protocol
 
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
-from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob
+from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob, Stop
+from s3tui.engine.multipart import (
+    CONTROL_DEADLINE,
+    PREFLIGHT_ATTEMPTS,
+    Completion,
+    IntegrityError,
+    PartTable,
+    bare_etag,
+    uploaded_line,
+    verify_stored,
+)
 from s3tui.engine.plan import MAX_PARTS, plan_parts
 from s3tui.engine.progress import PartState, Phase, Progress
-from s3tui.engine.remote import Failure, Remote, classify, composite_crc32c_b64, crc32c_b64
+from s3tui.engine.remote import Failure, Remote, classify, crc32c_b64
 from s3tui.engine.remote.errors import answer_lost
 from s3tui.engine.source import SourceError, Stopped, StreamSource
 from s3tui.engine.spool import Spool
@@ -32,13 +41,6 @@ from s3tui.engine.stats import AttemptRecord, FileStat
 from s3tui.engine.transfer import Task, Transfer
 from s3tui.errors import EXIT_FAILED
 from s3tui.sizes import format_size
-
-CONTROL_DEADLINE = 60.0  # create / complete / abort: no body, but complete can be slow on AWS
-PREFLIGHT_ATTEMPTS = 4  # ~2 s of back-off: an unusable destination fails before the stream
-
-
-class _Stop(Exception):
-    """Internal: the stop flag was raised while the reader was waiting."""
 
 
 class Producer(Protocol):
@@ -87,7 +89,7 @@ class StreamUpload(SteeredJob):
             on_record=on_record,
         )
         self._init_steering()
-        self._parts: dict[int, tuple[str, int]] = {}  # number -> (etag, crc)
+        self._parts = PartTable()
         self._outstanding = 0
         self.spool: Spool | None = None
         self._source: StreamSource | None = None
@@ -128,7 +130,7 @@ class StreamUpload(SteeredJob):
             self.transfer.start()
             result = self._stream()
             completed = result is not None
-        except (_Stop, Stopped):
+        except (Stop, Stopped):
             pass
         except Exception as e:  # the stop path reports it; nothing may escape uncleaned
             self.fail(_describe(e, self.spool))
@@ -162,11 +164,11 @@ class StreamUpload(SteeredJob):
                     f"stream exceeds {MAX_PARTS} parts: pass --expected-size or a larger "
                     "--chunk-size"
                 )
-                raise _Stop
+                raise Stop
             size = plan.size_of(number)
             self.spool.limit = self.cfg.spool_limit(size, self.transfer.gate.ceiling)
             if not self.spool.reserve(size, self._stop):
-                raise _Stop
+                raise Stop
             label = f"part {number}"
             self.progress.part_added(label, size, number=number, state=PartState.SPOOLING)
             fd, path = self.spool.create(f"part-{number:05d}")
@@ -185,7 +187,7 @@ class StreamUpload(SteeredJob):
                     f"the stream is larger than --expected-size "
                     f"{format_size(self.cfg.expected_size)}: nothing was stored"
                 )
-                raise _Stop
+                raise Stop
             if eof and number == 1:
                 return self._single_put(path, written, crc, label)
             if eof and written == 0:
@@ -203,12 +205,8 @@ class StreamUpload(SteeredJob):
 
     def _submit_part(self, number: int, label: str, path: Path, size: int, crc: int) -> None:
         assert self.spool is not None and self.upload_id is not None
-        spool, remote, upload_id, limiter = (
-            self.spool,
-            self.remote,
-            self.upload_id,
-            self.transfer.limiter,
-        )
+        spool, remote, upload_id = self.spool, self.remote, self.upload_id
+        limiter = self.transfer.limiter
 
         def attempt(sent: Callable[[int], None]) -> tuple[str, str | None]:
             with FileRangeBody(path, 0, size, sent, limiter) as body:
@@ -216,8 +214,8 @@ class StreamUpload(SteeredJob):
 
         def on_success(res: tuple[str, str | None]) -> None:
             spool.remove(path, size)
+            self._parts.add(number, res[0], crc)
             with self._cond:
-                self._parts[number] = (res[0], crc)
                 self._outstanding -= 1
                 self._cond.notify_all()
 
@@ -234,10 +232,10 @@ class StreamUpload(SteeredJob):
         with self._cond:
             while self._outstanding > 0:
                 if self._stop.is_set():
-                    raise _Stop
+                    raise Stop
                 self._cond.wait(0.2)
         if self._stop.is_set():
-            raise _Stop
+            raise Stop
 
     def _check_producer(self) -> None:
         if self.producer is None:
@@ -245,7 +243,7 @@ class StreamUpload(SteeredJob):
         problem = self.producer.finished()
         if problem is not None:
             self.fail(f"{problem}: the upload was aborted, nothing was stored")
-            raise _Stop
+            raise Stop
 
     def _check_min_size(self, total: int) -> None:
         if self.cfg.min_size is not None and total < self.cfg.min_size:
@@ -253,7 +251,7 @@ class StreamUpload(SteeredJob):
                 f"the stream ended at {format_size(total)}, below --min-size "
                 f"{format_size(self.cfg.min_size)}: nothing was stored"
             )
-            raise _Stop
+            raise Stop
 
     def _single_put(self, path: Path, size: int, crc: int, label: str) -> Result:
         """A stream shorter than one chunk: one PutObject, no multipart upload needed."""
@@ -274,68 +272,54 @@ class StreamUpload(SteeredJob):
         resp = self._run_sync(Task(label, size, attempt, lambda r: None, self._fail_task, part=1))
         self.spool.remove(path, size)
         checksum = crc32c_b64(crc)
-        self._verify_head(size, resp.get("ChecksumCRC32C"), checksum)
+        self._verify(size, resp, checksum)
         return self._result(size, 1, resp.get("ETag"), checksum)
 
     def _complete(self, total: int, parts: int) -> Result:
         assert self.upload_id is not None
-        ordered = sorted((n, etag, crc) for n, (etag, crc) in self._parts.items())
-        if [n for n, _, _ in ordered] != list(range(1, parts + 1)):
+        if not self._parts.numbered_through(parts):
             self.fail("internal error: parts missing at completion; nothing was stored")
-            raise _Stop
-        expected = composite_crc32c_b64([crc for _, _, crc in ordered])
-        upload_id, attempts = self.upload_id, itertools.count()
-        self._final_parts = (ordered, total)
+            raise Stop
+        completion = Completion(self.remote, self.key, self.upload_id, self._parts, total)
+        self._final_parts = (completion.parts, total)
 
         def complete() -> dict[str, Any]:
             with self._final_request():
-                return self.remote.complete_or_confirm(
-                    self.key, upload_id, ordered, total, retried=next(attempts) > 0
-                )
+                return completion.attempt()
 
         resp = self._control("complete upload", complete)
         self.upload_id = None  # completed: nothing to abort any more
-        self._verify_head(total, resp.get("ChecksumCRC32C"), expected)
-        return self._result(total, parts, resp.get("ETag"), expected)
+        self._verify(total, resp, completion.expected)
+        return self._result(total, parts, resp.get("ETag"), completion.expected)
 
-    def _verify_head(self, size: int, reported: str | None, expected: str) -> None:
-        """What S3 says it stored must be what was read; a mismatch fails (and is deleted).
-
-        A checksum in the answer that matches is proof enough; only a store that reports none
-        costs a HEAD, to check the size at least.
-        """
-        problem = None
-        if reported is not None and reported != expected:
-            problem = f"checksum {reported} != local {expected}"
-        elif reported is None:
-            head = self._control("verify", lambda: self.remote.head(self.key))
-            if head is None:
-                problem = "the object is missing after completion"
-            elif head.get("ContentLength") != size:
-                problem = f"size {head.get('ContentLength')} != {size} bytes read"
-        if problem:
-            with contextlib.suppress(Exception):
-                self.remote.delete(self.key)
-            self.fail(f"integrity check failed ({problem}); the object was deleted: retry")
-            raise _Stop
+    def _verify(self, size: int, answer: dict[str, Any], expected: str) -> None:
+        """What S3 stored must be what was read: a mismatch fails the upload (and is deleted)."""
+        try:
+            verify_stored(
+                self.remote,
+                self.transfer.watchdog,
+                self.key,
+                size,
+                answer,
+                expected,
+                head=lambda: self._control("verify", lambda: self.remote.head(self.key)),
+            )
+        except IntegrityError as e:
+            self.fail(f"integrity check failed ({e.problem}); the object was deleted: retry")
+            raise Stop from None
 
     def _result(self, size: int, parts: int, etag: str | None, checksum: str) -> Result:
         snap = self.progress.snapshot()
-        secs = snap.elapsed
-        rate = size / secs / 1e6 if secs > 0 else 0.0
-        msg = (
-            f"uploaded {format_size(size)} to {self.progress.dest} in {secs:.1f}s "
-            f"({rate:.1f} MB/s, {parts} part{'s' if parts != 1 else ''}, "
-            f"{snap.retries} {'retry' if snap.retries == 1 else 'retries'})"
-        )
+        what, dest = format_size(size), self.progress.dest
+        msg = uploaded_line(what, dest, snap.elapsed, size=size, parts=parts, retries=snap.retries)
         return Result(
             0,
             msg,
             size=size,
-            seconds=secs,
+            seconds=snap.elapsed,
             parts=parts,
             retries=snap.retries,
-            etag=(etag or "").strip('"') or None,
+            etag=bare_etag(etag) or None,
             checksum=checksum,
         )
 
@@ -347,7 +331,7 @@ class StreamUpload(SteeredJob):
         box: list[Any] = []
         task.on_success = box.append
         if not self.transfer.run_task(task) or not box:
-            raise _Stop
+            raise Stop
         return box[0]
 
     def _control(self, label: str, call: Callable[[], Any], max_attempts: int | None = None) -> Any:

@@ -9,6 +9,7 @@ producer that is quiet for an hour costs nothing: only failing work runs that cl
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import random
 import threading
@@ -20,8 +21,8 @@ from typing import Any
 from s3tui.engine.bandwidth import BandwidthEstimator, RateLimiter, deadline_for, retry_delay
 from s3tui.engine.config import UploadConfig
 from s3tui.engine.gate import LIGHT_BYTES, LIGHT_PER_SLOT, ConcurrencyGate
-from s3tui.engine.progress import Progress
-from s3tui.engine.remote import Failure
+from s3tui.engine.progress import EventKind, Progress
+from s3tui.engine.remote import Failure, Withdrawal
 from s3tui.engine.stats import AttemptRecord
 from s3tui.engine.watchdog import Guard, Watchdog
 
@@ -50,6 +51,8 @@ class Task:
     fixed_deadline: float | None = None
     # Fewer attempts than the config's, e.g. for the preflight request: fail fast, before reading.
     max_attempts: int | None = None
+    # What a failure of this task means, when the pool's classifier needs more (the file's key).
+    classify: Callable[[BaseException], Failure] | None = None
     first_started: float = field(default=0.0)
 
 
@@ -157,7 +160,7 @@ class Transfer:
             if self.stop.is_set():
                 return False  # cut by the stop path: not a retry, not a failure of its own
             assert failure is not None
-            if failure.reason == "withdrawn":
+            if isinstance(failure, Withdrawal):
                 self.progress.part_removed(task.label)
                 task.on_failure(failure)
                 return False
@@ -180,16 +183,15 @@ class Transfer:
                     if attempt >= max_attempts
                     else f"requests failed for {stalled_for:.0f}s with none succeeding"
                 )
-                failure = Failure(
-                    False,
-                    failure.slowdown,
-                    failure.reason,
-                    f"{task.label}: {why}, last error: {failure.message}",
+                failure = dataclasses.replace(
+                    failure,
+                    retryable=False,
+                    message=f"{task.label}: {why}, last error: {failure.message}",
                 )
             if give_up:
                 self.progress.part_failed(task.label)
                 self.progress.event(
-                    "failed",
+                    EventKind.FAILED,
                     task.label,
                     attempt=attempt,
                     reason=failure.reason,
@@ -201,7 +203,7 @@ class Transfer:
             delay = retry_delay(attempt, self.cfg, self._rng)
             self.progress.part_retrying(task.label)
             self.progress.event(
-                "retry",
+                EventKind.RETRY,
                 task.label,
                 attempt=attempt,
                 reason=failure.reason,
@@ -234,7 +236,7 @@ class Transfer:
                 error = exc
         elapsed = time.monotonic() - started
         if isinstance(error, Withdrawn):
-            return False, Failure(False, False, "withdrawn", str(error)), guard, elapsed
+            return False, Withdrawal(False, False, "withdrawn", str(error)), guard, elapsed
         if error is None:
             self._failing_since = None
             if task.fixed_deadline is None:
@@ -243,7 +245,7 @@ class Transfer:
             self.progress.part_done(task.label)
             task.on_success(result)
             return True, None, guard, elapsed
-        failure = self.classify(error)
+        failure = (task.classify or self.classify)(error)
         if guard.fired and failure.retryable:
             failure = Failure(
                 True,
@@ -289,7 +291,7 @@ class Transfer:
                         continue
                     self._on_record.remove(fn)
                 self.progress.event(
-                    "warning",
+                    EventKind.WARNING,
                     "stats",
                     reason=f"cannot record attempts: {error_line(e)}",
                     next="the upload goes on without them",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from s3tui.engine.job import Result
-from s3tui.engine.progress import STDERR_EVENT, Event, Progress, RateMeter, Snapshot
+from s3tui.engine.progress import STDERR_EVENT, Event, EventKind, Progress, RateMeter, Snapshot
 from s3tui.engine.stats import AttemptRecord, FileStat, percentile
 from s3tui.sizes import format_rate, format_size
 
@@ -105,7 +105,7 @@ class HeadlessReporter:
             )
             return
         # A final failure is reported once, by the summary; retries and warnings as they happen.
-        if ev.kind == "failed" or (self.quiet and ev.kind != "warning"):
+        if ev.kind == EventKind.FAILED or (self.quiet and ev.kind != EventKind.WARNING):
             return
         if self.json:
             self._write(

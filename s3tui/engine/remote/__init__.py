@@ -18,13 +18,15 @@ from s3tui.engine.remote.calls import (
     composite_crc32c_b64,
     crc32c_b64,
 )
-from s3tui.engine.remote.errors import Failure, RemoteError, classify
+from s3tui.engine.remote.errors import Failure, RemoteError, Scope, Withdrawal, classify
 from s3tui.engine.remote.start import open_remote
 
 __all__ = [
     "Failure",
     "Remote",
     "RemoteError",
+    "Scope",
+    "Withdrawal",
     "check_bucket_name",
     "classify",
     "composite_crc32c_b64",

@@ -32,10 +32,15 @@ def composite_crc32c_b64(part_crcs: list[int]) -> str:
     return f"{crc32c_b64(crc32c(joined))}-{len(part_crcs)}"
 
 
+def bare_etag(etag: object) -> str:
+    """An ETag without the quotes S3 puts around it; "" for none."""
+    return str(etag or "").strip('"')
+
+
 def multipart_etag(part_etags: list[str]) -> str:
     """S3's ETag of a multipart object (no SSE-KMS): MD5 of the parts' binary MD5s, ``-N``."""
     try:
-        joined = b"".join(bytes.fromhex(tag.strip('"')) for tag in part_etags)
+        joined = b"".join(bytes.fromhex(bare_etag(tag)) for tag in part_etags)
     except ValueError:
         return ""  # not MD5 ETags: nothing to compare
     return f"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"
@@ -242,7 +247,7 @@ class Remote:
             return None
         ordered = sorted(parts)
         reported = head.get("ChecksumCRC32C")
-        etag = (head.get("ETag") or "").strip('"')
+        etag = bare_etag(head.get("ETag"))
         expected = composite_crc32c_b64([crc for _, _, crc in ordered])
         if reported is not None:  # HEAD may leave out complete's "-N" suffix
             if reported.split("-")[0] != expected.split("-")[0]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import socket
 import sys
 from dataclasses import dataclass
@@ -23,12 +25,48 @@ class RemoteError(Exception):
         self.reason = reason or message
 
 
+class Scope(enum.Enum):
+    """How far a failure reaches, decided by :func:`classify`; a job acts on this, never on
+    the wording of ``reason``."""
+
+    REQUEST = "request"  # this request failed: the destination refused it or the network did
+    FILE = "file"  # the local file itself (vanished, changed, unreadable): never the destination
+    JOB = "job"  # every request would fail alike (credentials, bucket, endpoint)
+
+
 @dataclass(frozen=True)
 class Failure:
     retryable: bool
     slowdown: bool
     reason: str  # short, for logs and stats: "timeout", "SlowDown", "connection reset"
     message: str  # one line for the user
+    scope: Scope = Scope.REQUEST
+    code: str = ""  # the S3 error code, when the server answered with one
+
+
+@dataclass(frozen=True)
+class Withdrawal(Failure):
+    """Not a failure of the request: its work no longer needs doing (its file already failed).
+    The task ends quietly, with no attempt recorded and no retry-log line."""
+
+    scope: Scope = Scope.FILE
+
+
+# S3 error codes that would refuse every request of the job alike.
+JOB_CODES = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "NoSuchBucket",
+        "AllAccessDisabled",
+        "InvalidBucketName",
+        "ExpiredToken",
+        "InvalidToken",
+        "PermanentRedirect",
+        "AuthorizationHeaderMalformed",
+        "KMS.NotFoundException",
+    }
+)
 
 
 RETRYABLE_CODES = {
@@ -113,7 +151,7 @@ def classify(exc: BaseException, bucket: str = "", key: str = "", endpoint: str 
     holds a URL's ``user:password@`` (botocore's errors quote the endpoint URL)."""
     f = _classify(exc, bucket, key, without_userinfo(endpoint) or "the S3 endpoint")
     message = without_userinfo(f.message)
-    return f if message == f.message else Failure(f.retryable, f.slowdown, f.reason, message)
+    return f if message == f.message else dataclasses.replace(f, message=message)
 
 
 def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failure:
@@ -148,6 +186,8 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
             False,
             code or f"HTTP {status}",
             _fatal_message(code, status, bucket, key, endpoint),
+            Scope.JOB if code in JOB_CODES else Scope.REQUEST,
+            code,
         )
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
         return Failure(
@@ -156,6 +196,7 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
             "no credentials",
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
             "pass --profile, or configure ~/.aws/credentials",
+            Scope.JOB,
         )
     if isinstance(
         exc, bx.TokenRetrievalError | bx.SSOTokenLoadError | bx.UnauthorizedSSOTokenError
@@ -165,6 +206,7 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
             False,
             "credentials",
             f"cannot load credentials ({exc}): run `aws sso login` or fix the profile",
+            Scope.JOB,
         )
     if isinstance(exc, bx.ParamValidationError):
         return Failure(False, False, "invalid parameter", f"invalid request: {exc}")
@@ -174,6 +216,7 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
             False,
             "cannot connect",
             f"cannot connect to {endpoint}: check --endpoint-url and the network",
+            Scope.JOB,
         )
     if isinstance(exc, bx.HTTPClientError):
         inner = exc.kwargs.get("error")

@@ -1,0 +1,149 @@
+"""The multipart lifecycle both jobs share: the parts stored, the completion, the check after it.
+
+A stream and a file differ only in where a part's bytes come from (a spooled chunk, a file
+range); what a part leaves behind (its number, ETag and CRC32C), how the upload is completed
+(a retry told NoSuchUpload looks whether the first attempt made the object), how the stored
+object is checked against what was read (deleted when it differs), and the line that reports
+the upload are the same, and are here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from s3tui.engine.remote import Remote, composite_crc32c_b64
+from s3tui.engine.remote.calls import bare_etag
+from s3tui.engine.watchdog import Watchdog
+
+__all__ = [
+    "CONTROL_DEADLINE",
+    "PREFLIGHT_ATTEMPTS",
+    "Completion",
+    "IntegrityError",
+    "PartTable",
+    "bare_etag",
+    "uploaded_line",
+    "verify_stored",
+]
+
+CONTROL_DEADLINE = 60.0  # create / complete / head / delete: no body, but complete can be slow
+PREFLIGHT_ATTEMPTS = 4  # ~2 s of back-off: an unusable destination fails fast
+
+
+class PartTable:
+    """The parts of one multipart upload stored so far: number -> (ETag, CRC32C). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, number: int, etag: str, crc: int) -> int:
+        """Note a stored part; returns how many parts are stored."""
+        with self._lock:
+            self._parts[number] = (etag, crc)
+            return len(self._parts)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._parts)
+
+    def ordered(self) -> list[tuple[int, str, int]]:
+        """``[(number, etag, crc32c), ...]`` by part number, as CompleteMultipartUpload lists."""
+        with self._lock:
+            return sorted((n, etag, crc) for n, (etag, crc) in self._parts.items())
+
+    def numbered_through(self, count: int) -> bool:
+        """Whether exactly parts 1..count are stored."""
+        return [n for n, _, _ in self.ordered()] == list(range(1, count + 1))
+
+    def composite(self) -> str:
+        """The checksum S3 reports for the completed object (``CRC-N``)."""
+        return composite_crc32c_b64([crc for _, _, crc in self.ordered()])
+
+
+class Completion:
+    """CompleteMultipartUpload for a fixed set of parts, one call per attempt. An attempt after
+    the first may be told NoSuchUpload because the first did complete and its answer was lost:
+    the object is then accepted only if it is exactly these parts."""
+
+    def __init__(self, remote: Remote, key: str, upload_id: str, parts: PartTable, size: int):
+        self.remote, self.key, self.upload_id, self.size = remote, key, upload_id, size
+        self.parts = parts.ordered()
+        self.expected = composite_crc32c_b64([crc for _, _, crc in self.parts])
+        self._attempts = itertools.count()
+
+    def attempt(self) -> dict[str, Any]:
+        retried = next(self._attempts) > 0
+        return self.remote.complete_or_confirm(
+            self.key, self.upload_id, self.parts, self.size, retried
+        )
+
+
+class IntegrityError(Exception):
+    """The stored object is not what was read. ``problem`` says how; the object was deleted
+    unless ``delete_error`` says why it could not be."""
+
+    def __init__(self, problem: str, delete_error: BaseException | None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.delete_error = delete_error
+
+
+def verify_stored(
+    remote: Remote,
+    watchdog: Watchdog,
+    key: str,
+    size: int,
+    answer: dict[str, Any],
+    expected: str,
+    head: Callable[[], dict[str, Any] | None],
+) -> None:
+    """What S3 says it stored (``answer`` of the request that made the object) must be what was
+    read, else the object is deleted and :class:`IntegrityError` raised.
+
+    A checksum in the answer that matches is proof enough; only a store that reports none
+    costs a HEAD (``head``, under the caller's retry policy), to check the size at least.
+    """
+    problem = None
+    reported = answer.get("ChecksumCRC32C")
+    if reported is not None and reported != expected:
+        problem = f"checksum {reported} != local {expected}"
+    elif reported is None:
+        found = head()
+        if found is None:
+            problem = "the object is missing after completion"
+        elif found.get("ContentLength") != size:
+            problem = f"size {found.get('ContentLength')} != {size} bytes read"
+    if problem is None:
+        return
+    delete_error: BaseException | None = None
+    try:
+        with watchdog.guard(CONTROL_DEADLINE):
+            remote.delete(key)
+    except Exception as e:  # the caller reports it; the upload has failed either way
+        delete_error = e
+    raise IntegrityError(problem, delete_error)
+
+
+def uploaded_line(
+    what: str,
+    dest: str,
+    seconds: float,
+    *,
+    size: int | None = None,
+    parts: int = 0,
+    retries: int = 0,
+) -> str:
+    """``uploaded WHAT to DEST in S s``, with ``(x MB/s, N parts, M retries)`` when ``size``
+    is given: the one wording of every upload's result."""
+    line = f"uploaded {what} to {dest} in {seconds:.1f}s"
+    if size is None:
+        return line
+    rate = size / seconds / 1e6 if seconds > 0 else 0.0
+    return (
+        f"{line} ({rate:.1f} MB/s, {parts} part{'s' if parts != 1 else ''}, "
+        f"{retries} {'retry' if retries == 1 else 'retries'})"
+    )

@@ -1,0 +1,110 @@
+"""--skip-existing's comparison: made-up HEAD answers against a local file's facts, no S3."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s3tui.engine.crc import crc32c
+from s3tui.engine.remote import composite_crc32c_b64, crc32c_b64
+from s3tui.engine.skip import FileFacts, same_object
+
+DATA = b"0123456789" * 100
+
+
+@dataclass
+class Facts:
+    data: bytes = DATA
+    part: int = 0  # 0: one PutObject
+    checked: list[bool] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def nparts(self) -> int:
+        return -(-self.size // self.part) if self.part else 1
+
+    def unchanged(self) -> None:
+        self.checked.append(True)
+
+    def crc32c(self) -> int:
+        return crc32c(self.data)
+
+    def part_crc32cs(self) -> list[int]:
+        return [crc32c(self.data[i : i + self.part]) for i in range(0, self.size, self.part)]
+
+    def crc32(self) -> int:
+        return zlib.crc32(self.data)
+
+    def md5_hex(self) -> str:
+        return hashlib.md5(self.data).hexdigest()
+
+
+def _crc32_b64(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def test_nothing_stored_or_another_size_is_uploaded() -> None:
+    facts = Facts()
+    assert same_object(None, facts) is None
+    assert same_object({"ContentLength": 999}, facts) is None
+    assert facts.checked == []  # nothing read, not even a stat
+
+
+def test_whole_object_crc32c() -> None:
+    head = {"ContentLength": len(DATA), "ChecksumCRC32C": crc32c_b64(crc32c(DATA))}
+    facts = Facts()
+    assert same_object(head, facts) == "exists with the same size and CRC32C"
+    assert facts.checked == [True]
+    assert same_object({**head, "ChecksumCRC32C": crc32c_b64(1)}, Facts()) is None
+
+
+def test_single_part_composite() -> None:
+    head = {"ContentLength": len(DATA), "ChecksumCRC32C": composite_crc32c_b64([crc32c(DATA)])}
+    assert same_object(head, Facts()) == "exists with the same size and CRC32C"
+
+
+def test_multipart_composite_with_the_same_plan_only() -> None:
+    facts = Facts(part=300)
+    head = {
+        "ContentLength": len(DATA),
+        "ChecksumCRC32C": composite_crc32c_b64(facts.part_crc32cs()),
+    }
+    assert same_object(head, facts) == "exists with the same size and CRC32C"
+    assert same_object(head, Facts(part=400)) is None  # another part count: upload again
+    assert same_object(head, Facts()) is None
+
+
+def test_full_object_crc32_and_md5_etag() -> None:
+    head = {"ContentLength": len(DATA), "ChecksumCRC32": _crc32_b64(DATA)}
+    assert same_object(head, Facts()) == "exists with the same size and CRC32"
+    assert same_object({**head, "ChecksumCRC32": _crc32_b64(b"x")}, Facts()) is None
+    assert same_object({**head, "ChecksumCRC32": "abc-2"}, Facts()) is None
+    md5 = hashlib.md5(DATA).hexdigest()
+    assert same_object({"ContentLength": len(DATA), "ETag": f'"{md5}"'}, Facts()) == (
+        "exists with the same size and MD5"
+    )
+    assert same_object({"ContentLength": len(DATA), "ETag": '"' + "0" * 32 + '"'}, Facts()) is None
+
+
+def test_no_checksum_at_all_is_size_alone() -> None:
+    head = {"ContentLength": len(DATA), "ETag": '"abc-3"'}
+    facts = Facts()
+    assert same_object(head, facts) == "exists with the same size (no checksum to compare)"
+    assert facts.checked == [True]  # the file is still what was listed
+
+
+def test_file_facts_read_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "f"
+    p.write_bytes(DATA)
+    facts = FileFacts(str(p), len(DATA), [(0, 600), (600, 400)], lambda: None)
+    assert facts.nparts == 2
+    assert facts.crc32c() == crc32c(DATA)
+    assert facts.part_crc32cs() == [crc32c(DATA[:600]), crc32c(DATA[600:])]
+    assert facts.crc32() == zlib.crc32(DATA)
+    assert facts.md5_hex() == hashlib.md5(DATA).hexdigest()
