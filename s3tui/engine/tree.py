@@ -396,7 +396,6 @@ class TreeUpload(SteeredJob):
             if done:
                 message += f" ({len(done)} of {total} files had been uploaded)"
             phase = Phase.FAILED if code == EXIT_FAILED else Phase.CANCELLED
-            failed = [(p, r) for p, r in failed if "not sent" not in r]
         elif failed:
             code = EXIT_FAILED
             done_line = uploaded_line(what, self.progress.dest, secs)
