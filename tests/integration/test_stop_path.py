@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,36 @@ def _start_put(
     return subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
     )
+
+
+def _stop_mid_stream(
+    url: str,
+    data: bytes,
+    sig: int,
+    ready: Callable[[], None],
+    *,
+    env: dict[str, str],
+    endpoint: str,
+    spool: Path,
+    eof: bool = False,
+) -> tuple[int, str, float]:
+    """``put - url`` (5 MiB chunks) fed ``data`` (then EOF if ``eof``); once ``ready()`` returns,
+    ``sig`` is sent. Returns the exit code, stderr and how long the stop took."""
+    p = _start_put(url, "--chunk-size", "5MiB", env=env, endpoint=endpoint, spool=spool)
+    assert p.stdin is not None and p.stderr is not None
+    try:
+        p.stdin.write(data)
+        if eof:
+            p.stdin.close()
+        else:
+            p.stdin.flush()
+        ready()
+        t0 = time.monotonic()
+        p.send_signal(sig)
+        code = p.wait(60)
+        return code, p.stderr.read().decode(), time.monotonic() - t0
+    finally:
+        p.kill()
 
 
 def _wait_upload_open(s3_client: Any, bucket: str, timeout: float = 20.0) -> None:
@@ -176,26 +207,16 @@ def test_sigterm_while_the_abort_stalls_ends_in_bounded_time_and_cleanup_finds_i
     fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
     fault_proxy.add_rule(Fault.drop(), method="DELETE")
-    p = _start_put(
+    code, err, took = _stop_mid_stream(
         f"s3://{bucket}/abort-stalls",
-        "--chunk-size",
-        "5MiB",
+        random_bytes(6 * MiB, seed=74),
+        signal.SIGTERM,
+        lambda: _wait_upload_open(s3_client, bucket),
         env=s3_env,
         endpoint=fault_proxy.url,
         spool=tmp_path / "spool",
     )
-    assert p.stdin is not None and p.stderr is not None
-    try:
-        p.stdin.write(random_bytes(6 * MiB, seed=74))
-        p.stdin.flush()
-        _wait_upload_open(s3_client, bucket)
-        t0 = time.monotonic()
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(60) == 143
-        took = time.monotonic() - t0
-        err = p.stderr.read().decode()
-    finally:
-        p.kill()
+    assert code == 143, err
     assert took < 45, f"the stop took {took:.1f}s"
     assert "terminated (SIGTERM)" in err and "not confirmed" in err, err
     assert "s3tui cleanup" in err and "Traceback" not in err
@@ -238,29 +259,26 @@ def test_sigterm_while_the_final_request_stalls_after_the_server_acted_tells_the
     else:
         fault_proxy.add_rule(Fault.stall_response(), method="PUT", path=rf"/{key}$", times=1)
     data = random_bytes(size_mib * MiB, seed=75)
-    p = _start_put(
-        f"s3://{bucket}/{key}",
-        "--chunk-size",
-        "5MiB",
-        env=s3_env,
-        endpoint=fault_proxy.url,
-        spool=tmp_path / "spool",
-    )
-    assert p.stdin is not None and p.stderr is not None
-    try:
-        p.stdin.write(data)
-        p.stdin.close()
+
+    def server_acted() -> None:
         assert fault_proxy.wait_for_faults(1, timeout=30)
         # The stalled request was forwarded whole; give the server a moment to act on it.
         end = time.monotonic() + 10
         while sha256_of_object(s3_client, bucket, key) != sha256_bytes(data):
             assert time.monotonic() < end, "the server never stored the stalled request's object"
             time.sleep(0.1)
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(60) == 143
-        err = p.stderr.read().decode()
-    finally:
-        p.kill()
+
+    code, err, _ = _stop_mid_stream(
+        f"s3://{bucket}/{key}",
+        data,
+        signal.SIGTERM,
+        server_acted,
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=tmp_path / "spool",
+        eof=True,
+    )
+    assert code == 143, err
     assert "nothing was stored" not in err, err
     assert "stored and verified" in err and "Traceback" not in err, err
     assert sha256_of_object(s3_client, bucket, key) == sha256_bytes(data)
@@ -273,25 +291,21 @@ def test_sigterm_before_anything_completed_still_says_nothing_was_stored(
 ) -> None:
     key = "midway"
     old = _put_old_object(s3_client, bucket, key)
-    p = _start_put(
+
+    def upload_going() -> None:
+        _wait_upload_open(s3_client, bucket)
+        time.sleep(0.5)
+
+    code, err, _ = _stop_mid_stream(
         f"s3://{bucket}/{key}",
-        "--chunk-size",
-        "5MiB",
+        random_bytes(11 * MiB, seed=76),
+        signal.SIGTERM,
+        upload_going,
         env=s3_env,
         endpoint=local_s3.endpoint_url,
         spool=tmp_path / "spool",
     )
-    assert p.stdin is not None and p.stderr is not None
-    try:
-        p.stdin.write(random_bytes(11 * MiB, seed=76))
-        p.stdin.flush()
-        _wait_upload_open(s3_client, bucket)
-        time.sleep(0.5)
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(60) == 143
-        err = p.stderr.read().decode()
-    finally:
-        p.kill()
+    assert code == 143, err
     assert "terminated (SIGTERM): the upload was aborted, nothing was stored" in err, err
     assert sha256_of_object(s3_client, bucket, key) == sha256_bytes(old)
     assert_no_incomplete_uploads(s3_client, bucket)
@@ -339,24 +353,16 @@ def test_a_link_that_stops_for_a_while_is_cut_only_by_the_deadline(
 def test_sighup_headless_aborts_with_129(
     local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
-    p = _start_put(
+    code, err, _ = _stop_mid_stream(
         f"s3://{bucket}/hup",
-        "--chunk-size",
-        "5MiB",
+        random_bytes(11 * MiB, seed=78),
+        signal.SIGHUP,
+        lambda: _wait_upload_open(s3_client, bucket),
         env=s3_env,
         endpoint=local_s3.endpoint_url,
         spool=tmp_path / "spool",
     )
-    assert p.stdin is not None and p.stderr is not None
-    try:
-        p.stdin.write(random_bytes(11 * MiB, seed=78))
-        p.stdin.flush()
-        _wait_upload_open(s3_client, bucket)
-        p.send_signal(signal.SIGHUP)
-        assert p.wait(60) == 129
-        err = p.stderr.read().decode()
-    finally:
-        p.kill()
+    assert code == 129, err
     assert "hung up (SIGHUP" in err and "nothing was stored" in err, err
     assert not s3_client.list_objects_v2(Bucket=bucket).get("Contents")
     assert_no_incomplete_uploads(s3_client, bucket)
