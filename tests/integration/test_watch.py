@@ -19,6 +19,7 @@ from tests.helpers import MiB, assert_object_landed, random_bytes
 from tests.integration.cli_runner import s3tui_cmd
 
 pytestmark = pytest.mark.timeout(120)
+URL_SECRET = "pa55-in-the-url"
 
 
 def _start_put(
@@ -78,8 +79,10 @@ def test_ps_lists_growing_upload_and_watch_exits_with_its_code(
 ) -> None:
     data = random_bytes(12 * MiB, seed=18)
     spool = tmp_path / "spool"
-    env = {**s3_env, "AWS_SECRET_ACCESS_KEY": s3_env["AWS_SECRET_ACCESS_KEY"]}
-    put = _start_put(f"s3://{bucket}/slow.bin", env, local_s3.endpoint_url, spool)
+    env = s3_env
+    # The lab server takes an endpoint with user:password@: it must not be published.
+    endpoint = local_s3.endpoint_url.replace("://", f"://s3user:{URL_SECRET}@", 1)
+    put = _start_put(f"s3://{bucket}/slow.bin", env, endpoint, spool)
     feeder = _feed(put, data, 512 * 1024, 0.25)  # ~2 MiB/s: the upload lasts ~6 s
     first = _wait_listed(env)
     assert first["status"] == "running" and first["pid"] == put.pid
@@ -114,7 +117,9 @@ def test_ps_lists_growing_upload_and_watch_exits_with_its_code(
         text = f.read_text()
         assert env["AWS_SECRET_ACCESS_KEY"] not in text
         assert env["AWS_ACCESS_KEY_ID"] not in text
+        assert URL_SECRET not in text
     state = json.loads((entry / "state.json").read_text())
+    assert state["endpoint"] == local_s3.endpoint_url
     assert state["history"] and state["history"][-1][1] >= len(data)
     assert state["result"]["exit_code"] == 0
 
@@ -159,3 +164,55 @@ def test_watch_without_id_and_several_running_lists_them(s3_env: dict[str, str])
     assert "aaaa1111" in err and "bbbb2222" in err and "name one" in err
     p = subprocess.run(s3tui_cmd("watch", "--no-tui", "zz"), env=s3_env, capture_output=True)
     assert p.returncode == 1 and "no upload 'zz'" in p.stderr.decode()
+
+
+def _state(env: dict[str, str], ident: str) -> dict[str, Any]:
+    entry = store.Entry(ident, _base(env) / ident, {})
+    for _ in range(20):
+        if entry.reload():
+            return entry.state
+        time.sleep(0.05)
+    raise AssertionError("state.json unreadable")
+
+
+def _wait_state(env: dict[str, str], ident: str, check: Any, timeout: float = 15) -> dict[str, Any]:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        state = _state(env, ident)
+        if check(state):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"never reached: {state}")
+
+
+def test_pause_from_a_watcher_stops_bytes_and_concurrency_steers(
+    local_s3: Any, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    data = random_bytes(30 * MiB, seed=20)
+    spool = tmp_path / "spool"
+    # One 5 MiB part at a time at 5 MB/s: a part in flight when pausing ends within ~1 s.
+    put = _start_put(
+        f"s3://{bucket}/paused.bin", s3_env, local_s3.endpoint_url, spool,
+        "--concurrency", "1", "--bwlimit", "5MB",
+    )  # fmt: skip
+    _feed(put, data, 1 * MiB, 0.0)
+    ident = _wait_listed(s3_env)["id"]
+    entry = store.Entry(ident, _base(s3_env) / ident, {})
+    _wait_state(s3_env, ident, lambda s: s["bytes_sent"] > 0)
+    entry.send("pause")
+    _wait_state(s3_env, ident, lambda s: s["paused"], timeout=5)
+    time.sleep(2.5)  # the part in flight finishes
+    before = _state(s3_env, ident)
+    time.sleep(3)
+    after = _state(s3_env, ident)
+    assert after["updated"] > before["updated"]  # still published, and nothing moved
+    assert after["bytes_sent"] == before["bytes_sent"] < len(data)
+    assert not [p for p in after["parts"] if p["state"] in ("uploading", "retrying")]
+    assert any("paused from a watcher" in e["reason"] for e in after["events"])
+    entry.send("concurrency", delta=1)
+    _wait_state(s3_env, ident, lambda s: s["concurrency_ceiling"] == 2, timeout=5)
+    entry.send("resume")
+    _wait_state(s3_env, ident, lambda s: s["bytes_sent"] > after["bytes_sent"], timeout=10)
+    assert put.wait(60) == 0, put.stderr.read().decode() if put.stderr else ""
+    assert_object_landed(s3_client, bucket, "paused.bin", data, spool)
+    assert not list((_base(s3_env) / ident).glob("cmd-*"))  # every command was taken
