@@ -257,6 +257,9 @@ class Publisher:
             parts=[part_dict(p) for p in parts],
             files=[file_dict(f) for f in snap.files],
             steered=list(self._steered),
+            # What publishing cost so far: this thread's CPU seconds (time.thread_time).
+            publisher_cpu_s=round(self.cpu_seconds, 4),
+            publisher_writes=self.writes,
             result=result,
         )
         return state
@@ -265,8 +268,11 @@ class Publisher:
         with self._write_lock:
             if self._finished:
                 return
+            t0 = time.thread_time()
             store.write_json(self.dir / store.STATE_FILE, self.state(result))
             self.writes += 1
+            if threading.current_thread() is not self._thread:  # the first and last writes
+                self.cpu_seconds += time.thread_time() - t0
             if result is not None:
                 self._finished = True
 
