@@ -125,6 +125,11 @@ def _say(reporter: Any, json_lines: bool, text: str, kind: str = "error") -> Non
 
 def run_watch(ident: str | None, *, no_tui: bool, json_lines: bool, quiet: bool) -> int:
     entry = pick(ident)
+    if not no_tui and not json_lines and sys.stdout.isatty() and sys.stdin.isatty():
+        from s3tui.tui.terminal import terminal_available
+
+        if terminal_available():
+            return watch_dashboard(entry)
     # Ctrl-C detaches: the upload is another process and goes on.
     stop = threading.Event()
 
@@ -140,3 +145,21 @@ def run_watch(ident: str | None, *, no_tui: bool, json_lines: bool, quiet: bool)
     finally:
         for sig, old in saved.items():
             signal.signal(sig, old)
+
+
+def watch_dashboard(entry: store.Entry) -> int:
+    """The dashboard on ``entry``; its exit code once it ends, 0 when detached."""
+    from s3tui.live.remote_job import DETACHED, RemoteJob
+    from s3tui.tui.outcome import print_outcome
+    from s3tui.tui.watch_app import run_watch_app
+
+    job = RemoteJob(entry)
+    result = run_watch_app(job)
+    if result.message == DETACHED:
+        print(
+            f"s3tui: detached from upload {entry.id}; it goes on (`s3tui watch {entry.id}`)",
+            file=sys.stderr,
+        )
+        return 0
+    print_outcome(result, job.progress.source, job.progress.dest)
+    return result.exit_code

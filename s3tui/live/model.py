@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -64,7 +65,9 @@ def model_now(state: dict[str, Any], wall: float | None = None) -> float:
     return float(state.get("now", 0.0)) + max(0.0, wall - float(state.get("updated", wall)))
 
 
-def snapshot_from(state: dict[str, Any], wall: float | None = None) -> Snapshot:
+def snapshot_from(
+    state: dict[str, Any], wall: float | None = None, max_events: int = 100
+) -> Snapshot:
     return Snapshot(
         now=model_now(state, wall),
         source=state.get("source", ""),
@@ -89,7 +92,7 @@ def snapshot_from(state: dict[str, Any], wall: float | None = None) -> Snapshot:
         spool_limit=int(state.get("spool_limit", 0)),
         spool_dir=state.get("spool_dir", ""),
         parts=tuple(_part(p) for p in state.get("parts", ())),
-        events=tuple(event_from(e) for e in state.get("events", ())[-100:]),
+        events=tuple(event_from(e) for e in state.get("events", ())[-max_events:]),
         files=tuple(_file(f) for f in state.get("files", ())),
         files_done=int(state.get("files_done", 0)),
         files_failed=int(state.get("files_failed", 0)),
@@ -119,6 +122,7 @@ class RemoteProgress:
         self.source = entry.state.get("source", "")
         self.dest = entry.state.get("dest", "")
         self._listeners: list[Any] = []
+        self._cached: tuple[dict[str, Any], Snapshot] | None = None
         events = entry.state.get("events", ())
         self._seq = 0 if replay_events or not events else int(events[-1].get("seq", 0))
 
@@ -134,7 +138,12 @@ class RemoteProgress:
         return Phase(self.entry.state.get("phase", "running"))
 
     def snapshot(self, max_files: int = 200) -> Snapshot:
-        return snapshot_from(self.entry.state)
+        """The last published state, its clock moved on to now; with the whole event log."""
+        state = self.entry.state
+        cached = self._cached
+        if cached is None or cached[0] is not state:
+            cached = self._cached = (state, snapshot_from(state, max_events=100_000))
+        return dataclasses.replace(cached[1], now=model_now(state))
 
     def refresh(self) -> bool:
         """Reread the state; False when it cannot be read (gone, or replaced this instant)."""

@@ -36,21 +36,24 @@ MAX_PARTS = 64
 
 
 class History:
-    """Throughput since the start: ``(elapsed_s, bytes_sent, bytes_uploaded)``, one sample per
-    ``step`` seconds, halved (and ``step`` doubled) whenever it reaches ``limit``."""
+    """Throughput since the start: ``(elapsed_s, bytes_sent, bytes_uploaded, estimate)`` (the
+    per-request estimate, bytes/s), one sample per ``step`` seconds, halved (and ``step``
+    doubled) whenever it reaches ``limit``."""
 
     def __init__(self, limit: int = MAX_HISTORY, step: float = 1.0) -> None:
         self.limit = limit
         self.step = step
-        self.samples: list[tuple[float, int, int]] = []
+        self.samples: list[tuple[float, int, int, int]] = []
 
-    def add(self, elapsed: float, sent: int, uploaded: int, last: bool = False) -> None:
+    def add(
+        self, elapsed: float, sent: int, uploaded: int, estimate: float, last: bool = False
+    ) -> None:
         """``last``: the final sample, kept however soon after the one before."""
         if self.samples and elapsed - self.samples[-1][0] < self.step * 0.95:
             if not last:
                 return
             self.samples.pop()
-        self.samples.append((round(elapsed, 2), sent, uploaded))
+        self.samples.append((round(elapsed, 2), sent, uploaded, round(estimate)))
         if len(self.samples) >= self.limit:
             self.samples = self.samples[::2]
             self.step *= 2
@@ -195,13 +198,13 @@ class Publisher:
         elif what == "resume":
             self.job.set_paused(False)
             done = "resumed from a watcher"
-        elif what == "concurrency":
-            try:
-                delta = int(cmd.get("delta", 0))
-            except (TypeError, ValueError):
-                delta = 0
+        elif what == "concurrency":  # {"n": N} sets it, {"delta": +-1} moves it
             _, ceiling, _ = self.progress.gate_fn()
-            got = self.job.set_concurrency(max(1, ceiling + delta))
+            try:
+                wanted = int(cmd["n"]) if "n" in cmd else ceiling + int(cmd.get("delta", 0))
+            except (TypeError, ValueError):
+                wanted = ceiling
+            got = self.job.set_concurrency(max(1, wanted))
             done = f"up to {got} request{'s' if got != 1 else ''} in flight (from a watcher)"
         elif what == "stop":
             self.job.cancel(EXIT_SIGINT, "stopped from a watcher")
@@ -216,7 +219,11 @@ class Publisher:
         snap = self.progress.snapshot()
         rate = self._meter.add(snap.now, snap.bytes_sent)
         self._history.add(
-            snap.elapsed, snap.bytes_sent, snap.bytes_uploaded, last=result is not None
+            snap.elapsed,
+            snap.bytes_sent,
+            snap.bytes_uploaded,
+            snap.estimate,
+            last=result is not None,
         )
         with self._events_lock:
             events = list(self._events)
