@@ -65,6 +65,23 @@ def result_from(d: dict[str, Any]) -> Result:
     )
 
 
+def _reporter_class() -> Any:
+    from s3tui.report.headless import HeadlessReporter, progress_dict, progress_line
+
+    class RemoteReporter(HeadlessReporter):
+        """put's headless lines, with the rate the upload measured (not the watcher's)."""
+
+        def print_progress(self) -> None:
+            snap = self.progress.snapshot()
+            rate = float(self.progress.entry.state.get("rate", 0.0))  # type: ignore[attr-defined]
+            if self.json:
+                self._write(json.dumps(progress_dict(snap, rate)))
+            else:
+                self._write(progress_line(snap, rate), transient=True)
+
+    return RemoteReporter
+
+
 def follow(
     entry: store.Entry,
     *,
@@ -75,11 +92,9 @@ def follow(
     stop: threading.Event | None = None,
 ) -> int:
     """Print the upload's progress until it ends; its exit code, or 1 if its process died."""
-    from s3tui.report.headless import HeadlessReporter
-
     out = stream or sys.stderr
     progress = RemoteProgress(entry)
-    reporter = HeadlessReporter(
+    reporter = _reporter_class()(
         progress,  # type: ignore[arg-type]
         stream=out,
         json_lines=json_lines,
@@ -89,7 +104,8 @@ def follow(
     stop = stop or threading.Event()
     reporter.start()
     try:
-        reporter.print_progress() if not quiet else None
+        if not quiet:
+            reporter.print_progress()
         while True:
             if not progress.refresh() and not entry.path.exists():
                 reporter.stop()

@@ -23,10 +23,11 @@ from typing import Any
 
 from s3tui.engine.job import Result, UploadJob
 from s3tui.engine.journal import _boot_id, _start_ticks
-from s3tui.engine.progress import Event, Phase, RateMeter, Snapshot
+from s3tui.engine.progress import Event, Phase, RateMeter
 from s3tui.engine.redact import without_userinfo
 from s3tui.errors import EXIT_SIGINT
 from s3tui.live import store
+from s3tui.report.headless import eta_seconds, summary_dict
 
 PUBLISH_EVERY = 1.0
 COMMAND_POLL = 0.25
@@ -96,13 +97,6 @@ def file_dict(f: Any) -> dict[str, Any]:
         "state": str(f.state),
         "reason": without_userinfo(f.reason),
     }
-
-
-def eta_seconds(snap: Snapshot, rate: float) -> float | None:
-    total = snap.total_size or snap.expected_size
-    if not total or rate <= 0 or snap.phase not in (Phase.STARTING, Phase.RUNNING):
-        return None
-    return max(0.0, (total - snap.bytes_uploaded) / rate)
 
 
 class Publisher:
@@ -295,8 +289,6 @@ class Publisher:
 
 
 def result_dict(job: UploadJob, result: Result | None) -> dict[str, Any]:
-    from s3tui.report.headless import summary_dict
-
     if result is None:
         return {"exit_code": 1, "ok": False, "message": "s3tui ended without a result"}
     try:
