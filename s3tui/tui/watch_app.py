@@ -77,7 +77,7 @@ class WatchApp(UploadApp):
     job: RemoteJob  # type: ignore[assignment]
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual runs UploadApp.on_mount too (after this one: handlers go down the MRO).
         state = self.job.entry.state
         self.sub_title = f"upload {self.job.entry.id} · pid {state.get('pid')}"
         self.query_one(ThroughputChart).seed(history_samples(state))

@@ -13,7 +13,7 @@ import pytest
 from s3tui.live.follow import pick
 from s3tui.live.remote_job import DETACHED, RemoteJob
 from s3tui.tui.watch_app import make_watch_app
-from s3tui.tui.widgets import ThroughputChart
+from s3tui.tui.widgets import RetryLog, ThroughputChart
 from tests.helpers import MiB, assert_object_landed, random_bytes
 from tests.integration.test_watch import _feed, _start_put, _wait_listed
 
@@ -34,7 +34,7 @@ async def _until(pilot: Any, check: Any, timeout: float = 10.0) -> None:
 async def test_watch_dashboard_steers_a_real_upload_and_q_detaches(
     local_s3: Any, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
-    data = random_bytes(25 * MiB, seed=21)
+    data = random_bytes(45 * MiB, seed=21)
     spool = tmp_path / "spool"
     put = _start_put(
         f"s3://{bucket}/watched.bin", s3_env, local_s3.endpoint_url, spool,
@@ -42,12 +42,16 @@ async def test_watch_dashboard_steers_a_real_upload_and_q_detaches(
     )  # fmt: skip
     _feed(put, data, 1 * MiB, 0.0)
     ident = _wait_listed(s3_env)["id"]
-    time.sleep(2)  # some history before attaching
+    time.sleep(4)  # some history before attaching
     job = RemoteJob(pick(ident))
     app = make_watch_app(job)
     async with app.run_test(size=SIZE) as pilot:
         chart = app.query_one(ThroughputChart)
-        assert len(chart._samples) >= 1  # seeded with the history since the upload started
+        # Seeded with the history since the upload started, not only since attaching.
+        assert len(chart._samples) >= 2
+        assert chart._samples[0].t < app.frame.now - 1.5
+        # The retry log has each published event once.
+        assert len(app.query_one(RetryLog).events) == len(job.entry.state["events"])
         first = app.frame.snapshot.bytes_sent if app.frame else 0
         await _until(pilot, lambda: app.frame and app.frame.snapshot.bytes_sent > first)
         await _until(pilot, lambda: app.frame and app.frame.snapshot.parts_in_flight > 0)
