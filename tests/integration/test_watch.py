@@ -216,3 +216,23 @@ def test_pause_from_a_watcher_stops_bytes_and_concurrency_steers(
     assert put.wait(60) == 0, put.stderr.read().decode() if put.stderr else ""
     assert_object_landed(s3_client, bucket, "paused.bin", data, spool)
     assert not list((_base(s3_env) / ident).glob("cmd-*"))  # every command was taken
+
+
+def test_stop_from_a_watcher_aborts_the_upload(
+    local_s3: Any, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.helpers import assert_no_incomplete_uploads
+
+    put = _start_put(
+        f"s3://{bucket}/stopped.bin", s3_env, local_s3.endpoint_url, tmp_path / "sp",
+        "--concurrency", "1", "--bwlimit", "3MB",
+    )  # fmt: skip
+    _feed(put, random_bytes(30 * MiB, seed=23), 1 * MiB, 0.0)
+    ident = _wait_listed(s3_env)["id"]
+    _wait_state(s3_env, ident, lambda s: s["parts_done"] >= 1)
+    store.Entry(ident, _base(s3_env) / ident, {}).send("stop")
+    assert put.wait(30) == 130
+    assert "stopped from a watcher" in (put.stderr.read().decode() if put.stderr else "")
+    assert_no_incomplete_uploads(s3_client, bucket)
+    done = next(r for r in _ps(s3_env, "--all") if r["id"] == ident)
+    assert done["exit_code"] == 130 and "stopped from a watcher" in done["message"]
