@@ -131,6 +131,7 @@ class Publisher:
         self._finished = False
         self.cpu_seconds = 0.0  # the thread's own CPU time (time.thread_time), for measuring
         self.writes = 0
+        self.failures = 0  # writes that failed (the state is stale meanwhile)
         for ev in self.progress.snapshot().events:  # what happened before we listened
             self._on_event(ev)
         self.progress.subscribe(self._on_event)
@@ -152,16 +153,16 @@ class Publisher:
         next_publish = time.monotonic() + PUBLISH_EVERY
         with contextlib.suppress(Exception):
             store.prune(self.base)
-        try:
-            while not self._stop.wait(COMMAND_POLL):
-                t0 = time.thread_time()
+        while not self._stop.wait(COMMAND_POLL):
+            t0 = time.thread_time()
+            try:
                 steered = self._commands()
                 if steered or time.monotonic() >= next_publish:
-                    self.publish()
                     next_publish = time.monotonic() + PUBLISH_EVERY
-                self.cpu_seconds += time.thread_time() - t0
-        except Exception:  # publishing is a convenience: it never stops the upload
-            return
+                    self.publish()
+            except Exception:  # a full or vanished disk: the next tick tries again
+                self.failures += 1
+            self.cpu_seconds += time.thread_time() - t0
 
     def _commands(self) -> bool:
         try:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from s3tui.engine.job import Result
 from s3tui.live import store
@@ -132,3 +136,67 @@ def test_nothing_published_holds_the_endpoints_password(tmp_path: Path) -> None:
     text = next((tmp_path / "u").iterdir()).joinpath("state.json").read_text()
     assert "hunter2" not in text
     assert json.loads(text)["endpoint"] == "http://127.0.0.1:9000"
+
+
+def test_a_failing_disk_never_stops_publishing_for_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = _running(stream_job())
+    job.advance(3)
+    pub = Publisher(job, base=tmp_path / "u").start()
+    real = store.write_json
+    calls = {"n": 0}
+
+    def full_disk_twice(path: Path, data: object) -> None:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(store, "write_json", full_disk_twice)
+    try:
+        _wait(lambda: pub.failures == 2 and pub.writes >= 2, timeout=6)
+        assert pub._thread.is_alive()
+    finally:
+        job.cancel(130, "test over")
+        pub.finish(None)
+    assert json.loads((pub.dir / "state.json").read_text())["result"]["exit_code"] == 1
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
+def test_another_user_can_neither_list_read_nor_steer(tmp_path: Path) -> None:
+    # A world-readable path down to the runtime dir: only s3tui's own 0700 dirs keep others out.
+    root = Path(tempfile.mkdtemp(prefix="s3tui-perm-"))
+    try:
+        os.chmod(root, 0o755)
+        base = root / "s3tui" / "uploads"
+        job = _running(stream_job())
+        job.advance(3)
+        pub = Publisher(job, base=base).start()
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: user nobody, then tries everything a watcher does
+            verdict = "?"
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                listed = store.entries(base)
+                state = store.read_state(pub.dir)
+                try:
+                    store.Entry(pub.id, pub.dir, {}).send("pause")
+                    sent = True
+                except OSError:
+                    sent = False
+                verdict = f"{len(listed)} {state is not None} {sent}"
+            finally:
+                os.write(write_fd, verdict.encode())
+                os._exit(0)
+        os.close(write_fd)
+        os.waitpid(pid, 0)
+        assert os.read(read_fd, 100).decode() == "0 False False"
+        os.close(read_fd)
+        assert job.pause_calls == []
+        job.cancel(130, "test over")
+        pub.finish(None)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
