@@ -4,6 +4,12 @@ its concurrency, `q` detaches and the upload completes byte-exact."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import select
+import struct
+import subprocess
+import termios
 import time
 from pathlib import Path
 from typing import Any
@@ -93,3 +99,62 @@ async def test_watch_dashboard_shows_the_end_of_the_upload(
     feeder.join(5)
     assert put.wait(10) == 0
     assert app.return_value is not None and app.return_value.exit_code == 0
+
+
+def test_s3tui_watch_in_a_terminal_opens_the_dashboard_and_q_detaches(
+    local_s3: Any, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The CLI's own path (`s3tui watch` under a real pseudo-terminal), not only the app."""
+    from tests.integration.cli_runner import s3tui_cmd
+    from tests.tui.test_tui_pty import _ANSI, COLS, ROWS, _become_tty_owner
+
+    data = random_bytes(20 * MiB, seed=24)
+    spool = tmp_path / "spool"
+    put = _start_put(
+        f"s3://{bucket}/tty.bin", s3_env, local_s3.endpoint_url, spool, "--bwlimit", "3MB"
+    )
+    _feed(put, data, 1 * MiB, 0.0)
+    ident = _wait_listed(s3_env)["id"]
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    watch = subprocess.Popen(
+        s3tui_cmd("watch"),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=s3_env,
+        start_new_session=True,
+        preexec_fn=_become_tty_owner,
+    )
+    os.close(slave)
+    out = bytearray()
+
+    def screen() -> str:
+        while select.select([master], [], [], 0.05)[0]:
+            try:
+                out.extend(os.read(master, 65536))
+            except OSError:
+                break
+        return _ANSI.sub(b"", bytes(out)).decode("utf-8", errors="replace")
+
+    try:
+        deadline = time.monotonic() + 30
+        while "Detach" not in screen() or "Parts in flight" not in screen():
+            assert watch.poll() is None, screen()[-2000:]
+            assert time.monotonic() < deadline, screen()[-2000:]
+        time.sleep(1.0)
+        os.write(master, b"q")
+        deadline = time.monotonic() + 15
+        while watch.poll() is None:
+            screen()
+            assert time.monotonic() < deadline, screen()[-2000:]
+        text = screen()
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+        os.close(master)
+    assert watch.returncode == 0, text[-2000:]
+    assert f"detached from upload {ident}; it goes on" in text
+    assert put.poll() is None  # still uploading
+    assert put.wait(60) == 0
+    assert_object_landed(s3_client, bucket, "tty.bin", data, spool)
