@@ -93,6 +93,12 @@ def test_ps_lists_growing_upload_and_watch_exits_with_its_code(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    json_watcher = subprocess.Popen(
+        s3tui_cmd("watch", "--no-tui", "--json", first["id"][:4]),  # a prefix of the id will do
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(2.5)
     later = next(r for r in _ps(env) if r["id"] == first["id"])
     assert later["bytes_read"] > first["bytes_read"]
@@ -101,6 +107,11 @@ def test_ps_lists_growing_upload_and_watch_exits_with_its_code(
     _, err = watcher.communicate(timeout=30)
     assert watcher.returncode == 0, err.decode()
     assert "s3tui: uploaded 12 MiB to s3://" in err.decode()
+    _, err = json_watcher.communicate(timeout=30)
+    lines = [json.loads(line) for line in err.decode().splitlines()]
+    assert json_watcher.returncode == 0 and lines[0]["type"] == "progress"
+    assert lines[-1]["type"] == "summary" and lines[-1]["exit_code"] == 0
+    assert lines[-1]["id"] == first["id"] and lines[-1]["bytes"] == len(data)
     assert_object_landed(s3_client, bucket, "slow.bin", data, spool)
     # Finished: gone from `ps`, listed by `ps --all` with its result.
     assert not [r for r in _ps(env) if r["id"] == first["id"]]
