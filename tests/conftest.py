@@ -26,7 +26,7 @@ def _isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
         d = root / var.removeprefix("XDG_").removesuffix("_HOME").lower()
         d.mkdir(parents=True, exist_ok=True)
         mp.setenv(var, str(d))
-    # Every put publishes its live state there (s3tui.live): never in the real user's dir.
+    # Nothing may touch the real user's runtime dir either.
     runtime = root / "runtime"
     runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
     mp.setenv("XDG_RUNTIME_DIR", str(runtime))

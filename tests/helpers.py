@@ -43,8 +43,8 @@ def assert_no_incomplete_uploads(client: Any, bucket: str) -> None:
 
 
 def _published(f: Path) -> bool:
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    return bool(runtime) and f.is_relative_to(Path(runtime, "s3tui", "uploads"))
+    state = os.environ.get("XDG_STATE_HOME")
+    return bool(state) and f.is_relative_to(Path(state, "s3tui", "live"))
 
 
 def assert_spool_empty(path: str | Path) -> None:

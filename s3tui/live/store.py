@@ -1,7 +1,7 @@
 """Where running uploads publish their state, and how watchers find and read it.
 
-One directory per upload under the user's runtime dir (``$XDG_RUNTIME_DIR/s3tui/uploads``;
-without one, the state dir): ``<id>/state.json``, rewritten atomically about once a second by
+One directory per upload under the user's state dir (``~/.local/state/s3tui/live``):
+``<id>/state.json``, rewritten atomically about once a second by
 the upload's publisher thread, and ``<id>/cmd-*.json``, commands a watcher leaves for it
 (pause, resume, concurrency). Every directory is 0700 and every file 0600, so only the same
 user on the same host can list, read or steer an upload. Nothing published holds a
@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import stat
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -36,11 +35,14 @@ VERSION = 1
 
 
 def base_dir() -> Path:
-    """The per-user directory holding one directory per upload."""
-    if sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR"):
-        # platformdirs would fall back to /tmp/runtime-UID, which anyone may have made first.
-        return Path(platformdirs.user_state_dir("s3tui")) / "uploads"
-    return Path(platformdirs.user_runtime_dir("s3tui")) / "uploads"
+    """The per-user directory holding one directory per upload.
+
+    The state dir, not the runtime dir: ``$XDG_RUNTIME_DIR`` is set in a login session and not
+    under cron, so an upload from cron and ``s3tui ps`` in an ssh session would look in two
+    places; and logind removes ``/run/user/UID`` at the user's last logout, under an upload
+    left running in a detached tmux. A reboot is told by the boot id each entry carries.
+    """
+    return Path(platformdirs.user_state_dir("s3tui")) / "live"
 
 
 def _private_dir(path: Path) -> None:

@@ -22,8 +22,6 @@ from s3tui.lab import LocalS3
 
 tmp = Path(tempfile.mkdtemp())
 env = dict(os.environ)
-env["XDG_RUNTIME_DIR"] = str(tmp / "rt")
-(tmp / "rt").mkdir(mode=0o700)
 for v in ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
     env[v] = str(tmp / v)
 server = LocalS3()
@@ -62,7 +60,7 @@ def run(args, stdin=None):
     )
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
-    base = tmp / "rt" / "s3tui" / "uploads"
+    base = tmp / "XDG_STATE_HOME" / "s3tui" / "live"
     st = max(
         (json.loads((d / "state.json").read_text()) for d in base.iterdir()),
         key=lambda s: s["started"],

@@ -59,7 +59,7 @@ def main() -> None:
                     )  # fmt: skip
                     ws = []
                     if watchers:
-                        base = tmp / "XDG_RUNTIME_DIR" / "s3tui" / "uploads"
+                        base = tmp / "XDG_STATE_HOME" / "s3tui" / "live"
                         while not any(
                             (d / "state.json").exists()
                             and str(put.pid) in (d / "state.json").read_text()

@@ -71,7 +71,7 @@ def _wait_listed(env: dict[str, str], timeout: float = 15) -> dict[str, Any]:
 
 
 def _base(env: dict[str, str]) -> Path:
-    return Path(env["XDG_RUNTIME_DIR"]) / "s3tui" / "uploads"
+    return Path(env["XDG_STATE_HOME"]) / "s3tui" / "live"
 
 
 def test_ps_lists_growing_upload_and_watch_exits_with_its_code(

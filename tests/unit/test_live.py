@@ -165,7 +165,7 @@ def test_a_failing_disk_never_stops_publishing_for_good(
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
 def test_another_user_can_neither_list_read_nor_steer(tmp_path: Path) -> None:
-    # A world-readable path down to the runtime dir: only s3tui's own 0700 dirs keep others out.
+    # A world-readable path down to the state dir: only s3tui's own 0700 dirs keep others out.
     root = Path(tempfile.mkdtemp(prefix="s3tui-perm-"))
     try:
         os.chmod(root, 0o755)
