@@ -145,7 +145,10 @@ class Publisher:
 
     # --- the publisher's own thread ---
     def start(self) -> Publisher:
-        self.publish()
+        try:
+            self.publish()  # listed at once; the thread rewrites it from now on
+        except Exception:  # a full disk now may not be full in a second
+            self.failures += 1
         self._thread.start()
         return self
 
