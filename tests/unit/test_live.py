@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -200,3 +201,29 @@ def test_another_user_can_neither_list_read_nor_steer(tmp_path: Path) -> None:
         pub.finish(None)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_remote_job_ends_on_the_result_on_death_and_on_detach(tmp_path: Path) -> None:
+    from s3tui.live.remote_job import DETACHED, RemoteJob
+
+    base = store.ensure_base(tmp_path / "live")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    me = os.getpid()
+    states = {
+        "dead0001": {"pid": gone.pid},
+        "done0001": {"pid": me, "result": {"exit_code": 3, "message": "it failed", "bytes": 5}},
+        "live0001": {"pid": me},
+    }
+    for ident, state in states.items():
+        (base / ident).mkdir(mode=0o700)
+        store.write_json(base / ident / "state.json", {"id": ident, "source": "s", **state})
+    jobs = {e.id: RemoteJob(e, poll=0.05) for e in store.entries(base)}
+    dead = jobs["dead0001"].run()
+    assert dead.exit_code == 1 and "process is gone" in dead.message and jobs["dead0001"].dead
+    done = jobs["done0001"].run()
+    assert (done.exit_code, done.message, done.size) == (3, "it failed", 5)
+    live = jobs["live0001"]
+    threading.Timer(0.3, live.cancel, args=(130, "q")).start()
+    assert live.run().message == DETACHED
+    assert not list((base / "live0001").glob("cmd-*"))  # detaching sends nothing
