@@ -68,6 +68,14 @@ def _run(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
             region=ns.region,
             profile=ns.profile,
         )
+    if ns.command == "ps":
+        from s3tui.live.ps import run_ps
+
+        return run_ps(show_all=ns.all, as_json=ns.json)
+    if ns.command == "watch":
+        from s3tui.live.follow import run_watch
+
+        return run_watch(ns.id, no_tui=ns.no_tui, json_lines=ns.json, quiet=ns.quiet)
     if ns.command == "demo":
         from s3tui.demo import run_demo
 

@@ -53,6 +53,30 @@ def drive_job(
     # kept the GC off during start-up; from here on it runs, over what is new.
     gc.freeze()
     gc.enable()
+    # Every upload can be watched (`s3tui ps`, `s3tui watch`): its state is published by a
+    # thread of its own; a failure there never reaches the upload.
+    from s3tui.live import publish
+
+    publisher = publish.start(job)
+    result: Result | None = None
+    try:
+        result = _drive(job, tui, json_lines, quiet, on_start)
+    finally:
+        if publisher is not None:
+            publisher.finish(result)
+    assert result is not None
+    if on_done is not None:
+        on_done(result)
+    return result.exit_code
+
+
+def _drive(
+    job: UploadJob,
+    tui: bool | None,
+    json_lines: bool,
+    quiet: bool,
+    on_start: Callable[[], None] | None,
+) -> Result:
     if tui:
         from s3tui.tui.dashboard import run_dashboard  # Textual is imported only here
         from s3tui.tui.outcome import print_outcome
@@ -77,6 +101,4 @@ def drive_job(
             finally:
                 reporter.stop()
         reporter.summary(result, job.records, files=job.file_stats)
-    if on_done is not None:
-        on_done(result)
-    return result.exit_code
+    return result

@@ -26,6 +26,10 @@ def _isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
         d = root / var.removeprefix("XDG_").removesuffix("_HOME").lower()
         d.mkdir(parents=True, exist_ok=True)
         mp.setenv(var, str(d))
+    # Nothing may touch the real user's runtime dir either.
+    runtime = root / "runtime"
+    runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mp.setenv("XDG_RUNTIME_DIR", str(runtime))
     mp.setenv("AWS_CONFIG_FILE", str(root / "no-aws-config"))
     mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(root / "no-aws-credentials"))
     # Without credentials botocore would probe the EC2 metadata endpoint (seconds of timeouts).

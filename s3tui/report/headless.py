@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from s3tui.engine.job import Result
-from s3tui.engine.progress import STDERR_EVENT, Event, EventKind, Progress, RateMeter, Snapshot
+from s3tui.engine.progress import (
+    STDERR_EVENT,
+    Event,
+    EventKind,
+    Phase,
+    Progress,
+    RateMeter,
+    Snapshot,
+)
 from s3tui.engine.stats import AttemptRecord, FileStat, percentile
 from s3tui.sizes import format_rate, format_size
 
@@ -204,6 +212,25 @@ def file_table(files: Sequence[FileStat], limit: int = MAX_FILE_ROWS) -> list[st
     return rows
 
 
+def eta_seconds(snap: Snapshot, rate: float) -> float | None:
+    """Seconds left at ``rate`` when the size is known (--expected-size, files, trees)."""
+    total = snap.total_size or snap.expected_size
+    if not total or rate <= 0 or snap.phase not in (Phase.STARTING, Phase.RUNNING):
+        return None
+    return max(0.0, (total - snap.bytes_uploaded) / rate)
+
+
+def format_eta(seconds: float) -> str:
+    """``"42s"``, ``"3m05s"``, ``"2h03m"`` (as the dashboard's durations)."""
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        m, sec = divmod(int(seconds), 60)
+        return f"{m}m{sec:02d}s"
+    h, rem = divmod(int(seconds), 3600)
+    return f"{h}h{rem // 60:02d}m"
+
+
 def progress_line(snap: Snapshot, rate: float) -> str:
     total = snap.total_size or snap.expected_size
     pct = f" ({snap.bytes_uploaded / total:.0%})" if total else ""
@@ -219,11 +246,13 @@ def progress_line(snap: Snapshot, rate: float) -> str:
         if snap.spool_limit
         else ""
     )
+    eta = eta_seconds(snap, rate)
+    left = f"  ETA {format_eta(eta)}" if eta is not None else ""
     return (
         f"s3tui: {files}read {format_size(snap.bytes_read)}  "
         f"uploaded {format_size(snap.bytes_uploaded)}{pct}  parts {parts}  "
         f"{format_rate(rate)}  est {format_rate(snap.estimate)}/req{spool}  "
-        f"retries {snap.retries}  {snap.elapsed:.0f}s"
+        f"retries {snap.retries}  {snap.elapsed:.0f}s{left}"
     )
 
 
@@ -241,6 +270,9 @@ def progress_dict(snap: Snapshot, rate: float) -> dict[str, object]:
         "spool_limit": snap.spool_limit,
         "retries": snap.retries,
     }
+    eta = eta_seconds(snap, rate)
+    if eta is not None:
+        d["eta_s"] = round(eta, 1)
     if snap.files_total:
         d.update(
             files_total=snap.files_total,

@@ -94,6 +94,15 @@ class ThroughputChart(FrameView):
         self._now = frame.now
         self.refresh()
 
+    def seed(self, samples: list[Sample]) -> None:
+        """History from before this chart existed (`s3tui watch`: since the upload started),
+        oldest first, on the same clock as the frames to come."""
+        first = self._samples[0].t if self._samples else float("inf")
+        self._samples.extendleft(reversed([x for x in samples if x.t < first]))
+        if self._samples:
+            self._now = max(self._now, self._samples[-1].t)
+        self.refresh()
+
     def span(self) -> float:
         """Seconds shown: the history so far rounded up to 30 s, at most ``window``, so the
         first minute of an upload fills the chart instead of a sliver at its right edge."""

@@ -1,0 +1,181 @@
+"""`s3tui watch --no-tui [ID]`: follow an upload of another process as headless progress lines
+(the same lines and ``--json`` objects as ``put --no-tui``), and end with its exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+from typing import Any, TextIO
+
+from s3tui.engine.job import Result
+from s3tui.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, S3tuiError, UsageError
+from s3tui.live import store
+from s3tui.live.model import RemoteProgress
+from s3tui.live.ps import DEAD_HINT, row, table
+
+POLL = 0.5
+
+
+class NoUpload(S3tuiError):
+    """Nothing to watch (exit 1)."""
+
+
+class SeveralUploads(S3tuiError):
+    exit_code = EXIT_USAGE
+
+
+def pick(ident: str | None, out: TextIO | None = None) -> store.Entry:
+    """The upload ``ident`` names (an id or a unique prefix of one), or the only one running."""
+    found = store.entries()
+    if ident:
+        matches = [e for e in found if e.id == ident] or [
+            e for e in found if e.id.startswith(ident)
+        ]
+        if not matches:
+            raise NoUpload(f"no upload {ident!r} (`s3tui ps --all` lists them)")
+        if len(matches) > 1:
+            raise UsageError(f"{ident!r} names {len(matches)} uploads: give more of the id")
+        return matches[0]
+    running = [e for e in found if e.status == "running"]
+    if len(running) == 1:
+        return running[0]
+    if not running:
+        raise NoUpload("no upload is running (`s3tui ps --all` lists finished ones)")
+    import time
+
+    for line in table([row(e) for e in running], False, time.time()):
+        print(line, file=out or sys.stderr)
+    raise SeveralUploads(f"{len(running)} uploads are running: name one, `s3tui watch ID`")
+
+
+def result_from(d: dict[str, Any]) -> Result:
+    return Result(
+        exit_code=int(d.get("exit_code", EXIT_FAILED)),
+        message=str(d.get("message", "")),
+        size=int(d.get("bytes", 0) or 0),
+        seconds=float(d.get("seconds", 0.0) or 0.0),
+        parts=int(d.get("parts", 0) or 0),
+        retries=int(d.get("retries", 0) or 0),
+        etag=d.get("etag"),
+        checksum=d.get("crc32c"),
+        failed_files=tuple((f["path"], f["reason"]) for f in d.get("failed_files", ())),
+    )
+
+
+def _reporter_class() -> Any:
+    from s3tui.report.headless import HeadlessReporter, progress_dict, progress_line
+
+    class RemoteReporter(HeadlessReporter):
+        """put's headless lines, with the rate the upload measured (not the watcher's)."""
+
+        def print_progress(self) -> None:
+            snap = self.progress.snapshot()
+            rate = float(self.progress.entry.state.get("rate", 0.0))  # type: ignore[attr-defined]
+            if self.json:
+                self._write(json.dumps(progress_dict(snap, rate)))
+            else:
+                self._write(progress_line(snap, rate), transient=True)
+
+    return RemoteReporter
+
+
+def follow(
+    entry: store.Entry,
+    *,
+    json_lines: bool = False,
+    quiet: bool = False,
+    stream: TextIO | None = None,
+    interval: float | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Print the upload's progress until it ends; its exit code, or 1 if its process died."""
+    out = stream or sys.stderr
+    progress = RemoteProgress(entry)
+    reporter = _reporter_class()(
+        progress,  # type: ignore[arg-type]
+        stream=out,
+        json_lines=json_lines,
+        interval=interval,
+        quiet=quiet,
+    )
+    stop = stop or threading.Event()
+    reporter.start()
+    try:
+        if not quiet:
+            reporter.print_progress()
+        while True:
+            if not progress.refresh() and not entry.path.exists():
+                reporter.stop()
+                _say(reporter, json_lines, f"upload {entry.id} is no longer published")
+                return EXIT_FAILED
+            result = entry.result
+            if result is not None:
+                reporter.stop()
+                if json_lines:
+                    reporter._write(json.dumps({**result, "id": entry.id}))
+                else:
+                    reporter.summary(result_from(result), [])
+                return int(result.get("exit_code", EXIT_FAILED))
+            if not entry.alive():
+                reporter.stop()
+                pid = entry.state.get("pid")
+                _say(reporter, json_lines, f"upload {entry.id} (pid {pid}): {DEAD_HINT}")
+                return EXIT_FAILED
+            if stop.wait(POLL):
+                reporter.stop()
+                _say(reporter, json_lines, f"detached; upload {entry.id} goes on", kind="info")
+                return EXIT_SIGINT
+    finally:
+        reporter.stop()
+
+
+def _say(reporter: Any, json_lines: bool, text: str, kind: str = "error") -> None:
+    if json_lines:
+        reporter._write(json.dumps({"type": kind, "message": text}))
+    else:
+        reporter._write(f"s3tui: {kind}: {text}" if kind == "error" else f"s3tui: {text}")
+
+
+def run_watch(ident: str | None, *, no_tui: bool, json_lines: bool, quiet: bool) -> int:
+    entry = pick(ident)
+    if not no_tui and not json_lines and sys.stdout.isatty() and sys.stdin.isatty():
+        from s3tui.tui.terminal import terminal_available
+
+        if terminal_available():
+            return watch_dashboard(entry)
+    # Ctrl-C detaches: the upload is another process and goes on.
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    saved = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):
+            saved[sig] = signal.signal(sig, handler)
+    try:
+        return follow(entry, json_lines=json_lines, quiet=quiet, stop=stop)
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
+
+
+def watch_dashboard(entry: store.Entry) -> int:
+    """The dashboard on ``entry``; its exit code once it ends, 0 when detached."""
+    from s3tui.live.remote_job import DETACHED, RemoteJob
+    from s3tui.tui.outcome import print_outcome
+    from s3tui.tui.watch_app import run_watch_app
+
+    job = RemoteJob(entry)
+    result = run_watch_app(job)
+    if result.message == DETACHED:
+        print(
+            f"s3tui: detached from upload {entry.id}; it goes on (`s3tui watch {entry.id}`)",
+            file=sys.stderr,
+        )
+        return 0
+    print_outcome(result, job.progress.source, job.progress.dest)
+    return result.exit_code
