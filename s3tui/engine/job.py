@@ -19,7 +19,7 @@ from s3tui.engine.redact import without_userinfo
 from s3tui.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
-    from s3tui.engine.remote import Remote
+    from s3tui.engine.remote import S3Store
     from s3tui.engine.stats import AttemptRecord, FileStat
     from s3tui.engine.transfer import Transfer
 
@@ -107,7 +107,7 @@ class SteeredJob:
     """
 
     transfer: Transfer
-    remote: Remote
+    remote: S3Store
     progress: Progress
 
     def _init_steering(self) -> None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from s3tui.engine.remote import Remote, composite_crc32c_b64
-from s3tui.engine.remote.calls import bare_etag
+from s3tui.engine.remote import ObjectInfo, S3Store, Stored, composite_crc32c_b64
 from s3tui.engine.watchdog import Watchdog
 
 __all__ = [
@@ -24,7 +22,6 @@ __all__ = [
     "Completion",
     "IntegrityError",
     "PartTable",
-    "bare_etag",
     "uploaded_line",
     "verify_stored",
 ]
@@ -69,13 +66,13 @@ class Completion:
     the first may be told NoSuchUpload because the first did complete and its answer was lost:
     the object is then accepted only if it is exactly these parts."""
 
-    def __init__(self, remote: Remote, key: str, upload_id: str, parts: PartTable, size: int):
+    def __init__(self, remote: S3Store, key: str, upload_id: str, parts: PartTable, size: int):
         self.remote, self.key, self.upload_id, self.size = remote, key, upload_id, size
         self.parts = parts.ordered()
         self.expected = composite_crc32c_b64([crc for _, _, crc in self.parts])
         self._attempts = itertools.count()
 
-    def attempt(self) -> dict[str, Any]:
+    def attempt(self) -> Stored:
         retried = next(self._attempts) > 0
         return self.remote.complete_or_confirm(
             self.key, self.upload_id, self.parts, self.size, retried
@@ -93,13 +90,13 @@ class IntegrityError(Exception):
 
 
 def verify_stored(
-    remote: Remote,
+    remote: S3Store,
     watchdog: Watchdog,
     key: str,
     size: int,
-    answer: dict[str, Any],
+    answer: Stored,
     expected: str,
-    head: Callable[[], dict[str, Any] | None],
+    head: Callable[[], ObjectInfo | None],
 ) -> None:
     """What S3 says it stored (``answer`` of the request that made the object) must be what was
     read, else the object is deleted and :class:`IntegrityError` raised.
@@ -108,15 +105,15 @@ def verify_stored(
     costs a HEAD (``head``, under the caller's retry policy), to check the size at least.
     """
     problem = None
-    reported = answer.get("ChecksumCRC32C")
+    reported = answer.checksum_crc32c
     if reported is not None and reported != expected:
         problem = f"checksum {reported} != local {expected}"
     elif reported is None:
         found = head()
         if found is None:
             problem = "the object is missing after completion"
-        elif found.get("ContentLength") != size:
-            problem = f"size {found.get('ContentLength')} != {size} bytes read"
+        elif found.size != size:
+            problem = f"size {found.size} != {size} bytes read"
     if problem is None:
         return
     delete_error: BaseException | None = None

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from s3tui.engine.localfile import blocks, crc32c_range
-from s3tui.engine.remote import composite_crc32c_b64, crc32c_b64
-from s3tui.engine.remote.calls import bare_etag
+from s3tui.engine.remote import ObjectInfo, composite_crc32c_b64, crc32c_b64
 
 
 class LocalFacts(Protocol):
@@ -44,12 +43,12 @@ class LocalFacts(Protocol):
     def md5_hex(self) -> str: ...
 
 
-def same_object(head: dict[str, Any] | None, local: LocalFacts) -> str | None:
+def same_object(head: ObjectInfo | None, local: LocalFacts) -> str | None:
     """Why the stored object already holds the file (skip it), or None (upload it)."""
-    if head is None or head.get("ContentLength") != local.size:
+    if head is None or head.size != local.size:
         return None
     local.unchanged()
-    crc_c, crc_32 = head.get("ChecksumCRC32C"), head.get("ChecksumCRC32")
+    crc_c, crc_32 = head.checksum_crc32c, head.checksum_crc32
     if crc_c:
         count = crc_c.partition("-")[2]
         if not count:
@@ -66,7 +65,7 @@ def same_object(head: dict[str, Any] | None, local: LocalFacts) -> str | None:
             return None
         same = crc_32 == base64.b64encode(local.crc32().to_bytes(4, "big")).decode()
         return "exists with the same size and CRC32" if same else None
-    etag = bare_etag(head.get("ETag"))
+    etag = head.etag or ""
     if len(etag) == 32 and "-" not in etag:
         return "exists with the same size and MD5" if local.md5_hex() == etag else None
     return "exists with the same size (no checksum to compare)"

@@ -27,13 +27,12 @@ from s3tui.engine.multipart import (
     Completion,
     IntegrityError,
     PartTable,
-    bare_etag,
     uploaded_line,
     verify_stored,
 )
 from s3tui.engine.plan import MAX_PARTS, plan_parts
 from s3tui.engine.progress import PartState, Phase, Progress
-from s3tui.engine.remote import Failure, Remote, classify, crc32c_b64
+from s3tui.engine.remote import Failure, S3Store, Stored, classify, crc32c_b64
 from s3tui.engine.remote.errors import answer_lost
 from s3tui.engine.source import SourceError, Stopped, StreamSource
 from s3tui.engine.spool import Spool
@@ -66,7 +65,7 @@ class StreamUpload(SteeredJob):
     def __init__(
         self,
         source_fd: int,
-        remote: Remote,
+        remote: S3Store,
         key: str,
         cfg: UploadConfig,
         options: ObjectOptions | None = None,
@@ -208,13 +207,13 @@ class StreamUpload(SteeredJob):
         spool, remote, upload_id = self.spool, self.remote, self.upload_id
         limiter = self.transfer.limiter
 
-        def attempt(sent: Callable[[int], None]) -> tuple[str, str | None]:
+        def attempt(sent: Callable[[int], None]) -> Stored:
             with FileRangeBody(path, 0, size, sent, limiter) as body:
                 return remote.upload_part(self.key, upload_id, number, body, size, crc)
 
-        def on_success(res: tuple[str, str | None]) -> None:
+        def on_success(res: Stored) -> None:
             spool.remove(path, size)
-            self._parts.add(number, res[0], crc)
+            self._parts.add(number, res.etag or "", crc)
             with self._cond:
                 self._outstanding -= 1
                 self._cond.notify_all()
@@ -263,7 +262,7 @@ class StreamUpload(SteeredJob):
         self.upload_id = None
         limiter = self.transfer.limiter
 
-        def attempt(sent: Callable[[int], None]) -> dict[str, Any]:
+        def attempt(sent: Callable[[int], None]) -> Stored:
             self._final_put = (size, crc)
             with self._final_request(), FileRangeBody(path, 0, size, sent, limiter) as body:
                 return self.remote.put_object(self.key, body, size, crc, self.options.to_s3_args())
@@ -273,7 +272,7 @@ class StreamUpload(SteeredJob):
         self.spool.remove(path, size)
         checksum = crc32c_b64(crc)
         self._verify(size, resp, checksum)
-        return self._result(size, 1, resp.get("ETag"), checksum)
+        return self._result(size, 1, resp.etag, checksum)
 
     def _complete(self, total: int, parts: int) -> Result:
         assert self.upload_id is not None
@@ -283,16 +282,16 @@ class StreamUpload(SteeredJob):
         completion = Completion(self.remote, self.key, self.upload_id, self._parts, total)
         self._final_parts = (completion.parts, total)
 
-        def complete() -> dict[str, Any]:
+        def complete() -> Stored:
             with self._final_request():
                 return completion.attempt()
 
         resp = self._control("complete upload", complete)
         self.upload_id = None  # completed: nothing to abort any more
         self._verify(total, resp, completion.expected)
-        return self._result(total, parts, resp.get("ETag"), completion.expected)
+        return self._result(total, parts, resp.etag, completion.expected)
 
-    def _verify(self, size: int, answer: dict[str, Any], expected: str) -> None:
+    def _verify(self, size: int, answer: Stored, expected: str) -> None:
         """What S3 stored must be what was read: a mismatch fails the upload (and is deleted)."""
         try:
             verify_stored(
@@ -319,7 +318,7 @@ class StreamUpload(SteeredJob):
             seconds=snap.elapsed,
             parts=parts,
             retries=snap.retries,
-            etag=bare_etag(etag) or None,
+            etag=etag,
             checksum=checksum,
         )
 
@@ -419,9 +418,9 @@ class StreamUpload(SteeredJob):
             return False
         size, crc = self._final_put
         head = self.remote.head(self.key)
-        if head is None or head.get("ContentLength") != size:
+        if head is None or head.size != size:
             return False
-        reported = head.get("ChecksumCRC32C")
+        reported = head.checksum_crc32c
         return None if reported is None else reported == crc32c_b64(crc)
 
 

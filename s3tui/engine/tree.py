@@ -33,9 +33,9 @@ from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.gate import LIGHT_PER_SLOT
 from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob, Stop
 from s3tui.engine.localfile import FileProblem, local_problem, require_listed
-from s3tui.engine.multipart import CONTROL_DEADLINE, bare_etag, uploaded_line
+from s3tui.engine.multipart import CONTROL_DEADLINE, uploaded_line
 from s3tui.engine.progress import EventKind, FileState, Phase, Progress
-from s3tui.engine.remote import Failure, Remote, Scope, Withdrawal, classify
+from s3tui.engine.remote import Failure, S3Store, Scope, Withdrawal, classify
 from s3tui.engine.scheduler import (
     FileUpload,
     Probe,
@@ -69,7 +69,7 @@ class TreeUpload(SteeredJob):
     def __init__(
         self,
         sources: Sequence[str],
-        remote: Remote,
+        remote: S3Store,
         dest_key: str,
         cfg: UploadConfig,
         options: ObjectOptions | None = None,
@@ -347,7 +347,7 @@ class TreeUpload(SteeredJob):
             with contextlib.suppress(Exception), self.transfer.watchdog.guard(seconds):
                 found = self.remote.completed_already(f.entry.key, f.entry.size, ordered)
                 if found is not None:
-                    f.etag = bare_etag(found.get("ETag")) or None
+                    f.etag = found.etag
                     f.checksum = f.parts.composite()
                     f.state = FileState.DONE
                     self.progress.file_state(f.entry.path, FileState.DONE)

@@ -25,11 +25,10 @@ from s3tui.engine.multipart import (
     PREFLIGHT_ATTEMPTS,
     Completion,
     IntegrityError,
-    bare_etag,
     verify_stored,
 )
 from s3tui.engine.progress import FileState, Progress
-from s3tui.engine.remote import Failure, Remote, crc32c_b64
+from s3tui.engine.remote import Failure, ObjectInfo, S3Store, Stored, crc32c_b64
 from s3tui.engine.scheduler import FileUpload, Probe, Request, RequestKind, Scheduler
 from s3tui.engine.skip import FileFacts, same_object
 from s3tui.engine.transfer import Task, Transfer, Withdrawn
@@ -41,7 +40,7 @@ INLINE_MAX = 1024 * 1024  # files up to this size are sent from memory, as bytes
 class TreeJob(Protocol):
     """What the requests use of the tree job (:class:`~s3tui.engine.tree.TreeUpload`)."""
 
-    remote: Remote
+    remote: S3Store
     transfer: Transfer
     progress: Progress
     scheduler: Scheduler
@@ -167,7 +166,7 @@ def put(job: TreeJob, f: FileUpload) -> Parts:
     e, args, limiter = f.entry, job._object_args(f.entry), job.transfer.limiter
     inline = e.size <= INLINE_MAX
 
-    def call(sent: Callable[[int], None]) -> tuple[int, dict[str, Any]]:
+    def call(sent: Callable[[int], None]) -> tuple[int, Stored]:
         if inline:
             # Small files go as bytes: one read serves the CRC and the body, and botocore
             # sends no "Expect: 100-continue" for bytes, saving a round trip per file. What
@@ -184,15 +183,15 @@ def put(job: TreeJob, f: FileUpload) -> Parts:
         with open_body(e.path, 0, e.size, sent, limiter) as body:
             return crc, job.remote.put_object(e.key, body, e.size, crc, args)
 
-    def done(result: tuple[int, dict[str, Any]]) -> None:
-        crc, resp = result
+    def done(result: tuple[int, Stored]) -> None:
+        crc, stored = result
         if not inline:  # its body was read while it was sent: was the file changed?
             try:
                 job._check_unchanged(f, allow_vanished=True)
             except FileProblem:
                 job._delete_object(f)
                 raise
-        f.etag = bare_etag(resp.get("ETag")) or None
+        f.etag = stored.etag
         f.checksum = crc32c_b64(crc)
         job.progress.add_read(e.size)
         job._file_done(f)
@@ -228,8 +227,8 @@ def part(job: TreeJob, f: FileUpload, n: int) -> Parts:
         job._check_unchanged(f)
         crc = crc32c_range(e.path, offset, length)
         with open_body(e.path, offset, length, sent, job.transfer.limiter) as body:
-            etag, _ = job.remote.upload_part(e.key, upload_id, n, body, length, crc)
-        return etag, crc
+            stored = job.remote.upload_part(e.key, upload_id, n, body, length, crc)
+        return stored.etag or "", crc
 
     def done(result: tuple[str, int]) -> None:
         job.progress.add_read(length)
@@ -247,20 +246,20 @@ def complete(job: TreeJob, f: FileUpload) -> Parts:
     assert f.upload_id is not None
     completion = Completion(job.remote, e.key, f.upload_id, f.parts, e.size)
 
-    def call(sent: Callable[[int], None]) -> dict[str, Any]:
+    def call(sent: Callable[[int], None]) -> Stored:
         # After every part was read: a change since the listing means a torn object.
         job._check_unchanged(f, allow_vanished=True)
         f.completing = True
         return completion.attempt()
 
-    def verify_head() -> dict[str, Any] | None:
+    def verify_head() -> ObjectInfo | None:
         try:
             with job.transfer.watchdog.guard(CONTROL_DEADLINE):
                 return job.remote.head(e.key)
         except Exception as err:
             raise FileProblem("integrity", f"stored, but not verified: {err}") from None
 
-    def done(resp: dict[str, Any]) -> None:
+    def done(stored: Stored) -> None:
         with job._cond:
             f.upload_id = None  # completed: nothing to abort any more
         try:
@@ -269,7 +268,7 @@ def complete(job: TreeJob, f: FileUpload) -> Parts:
                 job.transfer.watchdog,
                 e.key,
                 e.size,
-                resp,
+                stored,
                 completion.expected,
                 verify_head,
             )
@@ -279,7 +278,7 @@ def complete(job: TreeJob, f: FileUpload) -> Parts:
             raise FileProblem(
                 "integrity", f"integrity check failed ({err.problem}); the object was deleted"
             ) from None
-        f.etag = bare_etag(resp.get("ETag")) or None
+        f.etag = stored.etag
         f.checksum = completion.expected
         job._file_done(f)
 
@@ -290,10 +289,10 @@ def head(job: TreeJob, f: FileUpload) -> Parts:
     """HeadObject for --skip-existing: skip the file, or queue it to be written."""
     e = f.entry
 
-    def call(sent: Callable[[int], None]) -> dict[str, Any] | None:
+    def call(sent: Callable[[int], None]) -> ObjectInfo | None:
         return job.remote.head(e.key)
 
-    def done(found: dict[str, Any] | None) -> None:
+    def done(found: ObjectInfo | None) -> None:
         facts = FileFacts(e.path, e.size, f.part_ranges(), lambda: job._check_unchanged(f))
         why = same_object(found, facts)
         if why is not None:

@@ -1,10 +1,11 @@
 """The one package that talks to S3; nothing else in s3tui imports botocore.
 
 ``client`` makes the botocore client (and the connections the watchdog can cut), ``calls`` holds
-the requests (:class:`Remote`), ``start`` opens one for a job, and ``errors`` decides what a
-failure means and whether another attempt can help. ``fast`` is the optional start-up fast path
-(a lean PutObject for small bodies, its templates, an S3-only model loader), reached only
-through its ``__init__`` and off with ``S3TUI_FAST_PATH=0``.
+the requests (:class:`Remote`), ``store`` what the engine may know of S3 (typed answers and the
+:class:`S3Store` protocol that ``Remote`` implements), ``start`` opens one for a job, and
+``errors`` decides what a failure means and whether another attempt can help. ``fast`` is the
+optional start-up fast path (a lean PutObject for small bodies, its templates, an S3-only model
+loader), reached only through its ``__init__`` and off with ``S3TUI_FAST_PATH=0``.
 
 botocore is imported by ``client`` alone, and only when a client is made: ``make_client`` is
 loaded on first use, so a job that never needs botocore does not pay ~0.1 s to import it.
@@ -20,12 +21,17 @@ from s3tui.engine.remote.calls import (
 )
 from s3tui.engine.remote.errors import Failure, RemoteError, Scope, Withdrawal, classify
 from s3tui.engine.remote.start import open_remote
+from s3tui.engine.remote.store import ObjectInfo, PartInfo, S3Store, Stored
 
 __all__ = [
     "Failure",
+    "ObjectInfo",
+    "PartInfo",
     "Remote",
     "RemoteError",
+    "S3Store",
     "Scope",
+    "Stored",
     "Withdrawal",
     "check_bucket_name",
     "classify",

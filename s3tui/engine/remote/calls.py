@@ -14,6 +14,7 @@ from s3tui.engine.journal import Journal
 from s3tui.engine.redact import without_userinfo
 from s3tui.engine.remote import fast
 from s3tui.engine.remote.errors import RemoteError, answer_lost, error_code
+from s3tui.engine.remote.store import ObjectInfo, Part, PartInfo, Stored
 
 
 # --------------------------------------------------------------------------------------------
@@ -46,6 +47,43 @@ def multipart_etag(part_etags: list[str]) -> str:
     return f"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"
 
 
+def _bare_or_none(etag: object) -> str | None:
+    return bare_etag(etag) or None
+
+
+def stored_answer(resp: dict[str, Any]) -> Stored:
+    """What a PutObject, UploadPart or CompleteMultipartUpload answer says was stored."""
+    return Stored(_bare_or_none(resp.get("ETag")), resp.get("ChecksumCRC32C"))
+
+
+def object_info(resp: dict[str, Any]) -> ObjectInfo:
+    """What a HeadObject answer says of the object."""
+    return ObjectInfo(
+        size=resp.get("ContentLength"),
+        etag=_bare_or_none(resp.get("ETag")),
+        checksum_crc32c=resp.get("ChecksumCRC32C"),
+        checksum_crc32=resp.get("ChecksumCRC32"),
+    )
+
+
+def made_of(info: ObjectInfo | None, size: int, parts: list[Part]) -> Stored | None:
+    """The answer a completion of ``parts`` would have given, if the object ``info`` describes
+    is made of them: same size and the same composite CRC32C, or (a store that keeps no
+    checksum) the same multipart ETag, which is the MD5 of the parts' MD5s. None otherwise."""
+    if info is None or info.size != size:
+        return None
+    ordered = sorted(parts)
+    reported = info.checksum_crc32c
+    expected = composite_crc32c_b64([crc for _, _, crc in ordered])
+    if reported is not None:  # HEAD may leave out complete's "-N" suffix
+        if reported.split("-")[0] != expected.split("-")[0]:
+            return None
+        return Stored(info.etag, expected)
+    if (info.etag or "") != multipart_etag([tag for _, tag, _ in ordered]):
+        return None
+    return Stored(info.etag, None)
+
+
 def _echoed_checksum(resp: dict[str, Any], expected: str, what: str) -> str | None:
     """The CRC32C the server says it stored must be ours; a mismatch is retried."""
     got = resp.get("ChecksumCRC32C")
@@ -74,7 +112,9 @@ def check_bucket_name(bucket: str) -> None:
 
 
 class Remote:
-    """One destination bucket on one client. Every method is one S3 request (no retries here).
+    """One destination bucket on one client: the :class:`~s3tui.engine.remote.store.S3Store`
+    over botocore, whose answers it turns into the store's types. Every method is one S3 request
+    (no retries here).
 
     Give it a botocore ``client``, or ``connect`` (which makes one) with the ``direct`` path
     and ``endpoint`` it uses until then: the client is made on the first request that needs it,
@@ -185,7 +225,7 @@ class Remote:
 
     def upload_part(
         self, key: str, upload_id: str, number: int, body: BinaryIO, size: int, crc: int
-    ) -> tuple[str, str | None]:
+    ) -> Stored:
         expected = crc32c_b64(crc)
         resp = self.client.upload_part(
             Bucket=self.bucket,
@@ -196,14 +236,13 @@ class Remote:
             ContentLength=size,
             ChecksumCRC32C=expected,
         )
-        return resp["ETag"], _echoed_checksum(resp, expected, f"part {number}")
+        etag = bare_etag(resp["ETag"])  # a part without one cannot be completed: KeyError
+        return Stored(etag, _echoed_checksum(resp, expected, f"part {number}"))
 
-    def complete(
-        self, key: str, upload_id: str, parts: list[tuple[int, str, int]]
-    ) -> dict[str, Any]:
+    def complete(self, key: str, upload_id: str, parts: list[Part]) -> Stored:
         """``parts`` is ``[(number, etag, crc32c), ...]`` in any order."""
         listing = [
-            {"PartNumber": n, "ETag": etag, "ChecksumCRC32C": crc32c_b64(crc)}
+            {"PartNumber": n, "ETag": f'"{bare_etag(etag)}"', "ChecksumCRC32C": crc32c_b64(crc)}
             for n, etag, crc in sorted(parts)
         ]
         resp = self.client.complete_multipart_upload(
@@ -211,16 +250,16 @@ class Remote:
         )
         if self.journal is not None:
             self.journal.closed(upload_id)
-        return resp
+        return stored_answer(resp)
 
     def complete_or_confirm(
         self,
         key: str,
         upload_id: str,
-        parts: list[tuple[int, str, int]],
+        parts: list[Part],
         size: int,
         retried: bool,
-    ) -> dict[str, Any]:
+    ) -> Stored:
         """Complete; on a retry, NoSuchUpload may mean the first attempt did it and only its
         answer was lost. Then the object must be exactly ours (:meth:`completed_already`),
         else the NoSuchUpload error stands."""
@@ -236,26 +275,10 @@ class Remote:
                 self.journal.closed(upload_id)
             return found
 
-    def completed_already(
-        self, key: str, size: int, parts: list[tuple[int, str, int]]
-    ) -> dict[str, Any] | None:
-        """The answer of a complete for these parts, if the object at ``key`` is made of them:
-        same size and the same composite CRC32C, or (a store that keeps no checksum) the same
-        multipart ETag, which is the MD5 of the parts' MD5s."""
-        head = self.head(key)
-        if head is None or head.get("ContentLength") != size:
-            return None
-        ordered = sorted(parts)
-        reported = head.get("ChecksumCRC32C")
-        etag = bare_etag(head.get("ETag"))
-        expected = composite_crc32c_b64([crc for _, _, crc in ordered])
-        if reported is not None:  # HEAD may leave out complete's "-N" suffix
-            if reported.split("-")[0] != expected.split("-")[0]:
-                return None
-            return {"ETag": head.get("ETag"), "ChecksumCRC32C": expected}
-        if etag != multipart_etag([tag for _, tag, _ in ordered]):
-            return None
-        return {"ETag": head.get("ETag")}
+    def completed_already(self, key: str, size: int, parts: list[Part]) -> Stored | None:
+        """The answer of a complete for these parts, if the object at ``key`` is made of them
+        (:func:`made_of`)."""
+        return made_of(self.head(key), size, parts)
 
     def abort(self, key: str, upload_id: str) -> bool:
         """Abort; False when the upload was already gone (NoSuchUpload), which is not the same:
@@ -273,13 +296,13 @@ class Remote:
 
     def put_object(
         self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Stored:
         expected = crc32c_b64(crc)
         if self.direct is not None and isinstance(body, bytes):
             resp = self.direct.put(self.bucket, key, body, expected, extra)
             if resp is not None:
                 _echoed_checksum(resp, expected, key)
-                return resp
+                return stored_answer(resp)
         resp = self.client.put_object(
             Bucket=self.bucket,
             Key=key,
@@ -291,15 +314,37 @@ class Remote:
         _echoed_checksum(resp, expected, key)
         if self.direct is not None and isinstance(body, bytes):
             self.direct.learn(self.bucket, key, extra, self.endpoint)
-        return resp
+        return stored_answer(resp)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def head(self, key: str) -> dict[str, Any] | None:
+    def head(self, key: str) -> ObjectInfo | None:
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            resp = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         except Exception as e:
             if error_code(e) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
+        return object_info(resp)
+
+    def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
+        """Every page of ListParts, one entry per part number (the last listed). SeaweedFS lists
+        both copies of a part that was sent twice, and not in the order they were sent (4.48
+        listed the newer copy first), so the entry of a part sent twice may be the older copy;
+        it leaves out the parts' checksums (``checksum_crc32c`` None)."""
+        parts: dict[int, PartInfo] = {}
+        marker = 0
+        while True:
+            resp = self.client.list_parts(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+            )
+            for p in resp.get("Parts", []):
+                n = int(p["PartNumber"])
+                parts[n] = PartInfo(
+                    n, int(p.get("Size", 0)), _bare_or_none(p.get("ETag")), p.get("ChecksumCRC32C")
+                )
+            following = int(resp.get("NextPartNumberMarker") or 0)
+            if not resp.get("IsTruncated") or following <= marker:
+                return [parts[n] for n in sorted(parts)]
+            marker = following
