@@ -65,7 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     put.add_argument("--bucket", help="destination bucket (instead of DEST)")
     put.add_argument("--key", help="destination key (with --bucket)")
-    g = put.add_argument_group("endpoint and credentials")
+    g = put.add_argument_group(
+        "endpoint and credentials",
+        "--endpoint-url, --region, --profile, --chunk-size, --concurrency, --spool-dir, "
+        "--max-spool and --bwlimit may also come from the config file (`s3tui config path`): "
+        "--store NAME's table, then its [defaults]; the command line wins.",
+    )
+    g.add_argument(
+        "--store",
+        metavar="NAME",
+        help="take unset options from [stores.NAME] in the config file, then its [defaults]",
+    )
     g.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
     g.add_argument("--region", help="region (default: from the AWS config, else us-east-1)")
     g.add_argument("--profile", help="named profile from ~/.aws/config")
@@ -89,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--concurrency",
         type=int,
-        default=8,
+        default=None,  # None: not given, so the config file may set it
         metavar="N",
         help="parts in flight (default 8); files up to 1 MiB count a quarter each",
     )
@@ -199,6 +209,22 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--endpoint-url", metavar="URL", help="override the noted endpoint")
     cleanup.add_argument("--region", help="override the noted region")
     cleanup.add_argument("--profile", help="override the noted AWS profile")
+
+    config = sub.add_parser(
+        "config",
+        help="where the config file is, and the values it gives",
+        description="The config file (TOML) holds [defaults] and [stores.NAME] tables whose keys "
+        "are put's long options with '_' for '-': endpoint_url, region, profile, chunk_size, "
+        "concurrency, spool_dir, max_spool, bwlimit. No credentials.",
+    )
+    config_sub = config.add_subparsers(
+        dest="config_command", metavar="COMMAND", parser_class=_Parser, required=True
+    )
+    config_sub.add_parser("path", help="print the config file's path")
+    show = config_sub.add_parser(
+        "show", help="the effective values and where each comes from (never a secret)"
+    )
+    show.add_argument("--store", metavar="NAME", help="with [stores.NAME] over the defaults")
 
     demo = sub.add_parser(
         "demo", help="a first run: local S3 server, a slow stream with faults, the dashboard"

@@ -271,7 +271,7 @@ def _upload_config(ns: argparse.Namespace) -> UploadConfig:
     spool_dir = _spool_dir(ns.spool_dir)
     try:
         return UploadConfig(
-            concurrency=ns.concurrency,
+            concurrency=UploadConfig.concurrency if ns.concurrency is None else ns.concurrency,
             chunk_size=DEFAULT_CHUNK if chunk is None else chunk,
             max_spool=max_spool,
             spool_dir=spool_dir,
@@ -345,7 +345,9 @@ def _usage(e: OptionError, ns: argparse.Namespace) -> UsageError:
     flag = _FLAGS.get(e.name, e.name)
     typed = {"max_attempts": ns.retries}.get(e.name, getattr(ns, e.name, None))
     value = typed if isinstance(typed, str | float | int) and e.name != "metadata" else e.value
-    return UsageError(f"{flag} {value!r}: {e.problem}{_hint(e.name, ns)}")
+    origin = getattr(ns, "origins", {}).get(e.name)  # a value from the config file
+    source = f" (from {origin})" if origin else ""
+    return UsageError(f"{flag} {value!r}{source}: {e.problem}{_hint(e.name, ns)}")
 
 
 def _hint(name: str, ns: argparse.Namespace) -> str:
