@@ -147,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--metadata", action="append", default=[], metavar="K=V", help="user metadata (repeatable)"
     )
+    g.add_argument(
+        "--tags",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="object tags (repeatable; at most 10, key up to 128 and value up to 256 characters)",
+    )
+    g.add_argument(
+        "--no-clobber",
+        action="store_true",
+        help="never replace an existing object (a conditional write, If-None-Match: *): an "
+        "existing key fails, and its object stays as it was",
+    )
     g = put.add_argument_group(
         "files and directories",
         "A DEST ending in '/' is a prefix: a directory's contents and named files go under it, "

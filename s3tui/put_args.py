@@ -297,6 +297,14 @@ def _object_options(ns: argparse.Namespace) -> ObjectOptions:
         if not sep or not k:
             raise UsageError(f"--metadata {item!r}: write KEY=VALUE")
         metadata[k] = v
+    tags: dict[str, str] = {}
+    for item in ns.tags:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise UsageError(f"--tags {item!r}: write KEY=VALUE")
+        if k in tags:
+            raise UsageError(f"--tags: the key {k!r} is given twice (S3 keeps one value per key)")
+        tags[k] = v
     if ns.sse_kms_key_id and ns.sse not in ("aws:kms", "aws:kms:dsse"):
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
     try:
@@ -307,6 +315,8 @@ def _object_options(ns: argparse.Namespace) -> ObjectOptions:
             sse_kms_key_id=ns.sse_kms_key_id,
             storage_class=ns.storage_class,
             metadata=metadata,
+            tags=tags,
+            no_clobber=ns.no_clobber,
         )
     except OptionError as e:
         raise _usage(e, ns) from None
@@ -337,6 +347,7 @@ _FLAGS = {
     "sse_kms_key_id": "--sse-kms-key-id",
     "storage_class": "--storage-class",
     "metadata": "--metadata",
+    "tags": "--tags",
 }
 
 
