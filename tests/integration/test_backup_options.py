@@ -5,6 +5,7 @@ the config file driving a real upload."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,47 @@ def test_no_clobber_rides_the_direct_put_path(
     assert remote.direct is not None and remote.direct.sent == 2
     expect = {f"up/{k}": v for k, v in files.items() if k != "02.txt"} | {"up/02.txt": old}
     assert_landed(s3_client, bucket, expect, tmp_path / "spool")
+
+
+@pytest.mark.skipif(not fast.enabled(), reason="S3TUI_FAST_PATH=0: no template is remembered")
+def test_no_clobber_from_a_remembered_template(
+    local_s3: LocalS3,
+    s3_client: Any,
+    bucket: str,
+    s3_env: dict[str, str],
+    isolated_env: Path,
+    tmp_path: Path,
+) -> None:
+    """A later run's first PutObject goes out from the template an earlier run remembered
+    (before botocore is imported): to an existing key, it is refused all the same."""
+    src = tmp_path / "src"
+    files = write_tree(src, {"a.txt": b"first run\n", "b.txt": b"first run too\n"})
+    spool = tmp_path / "spool"
+    args = ("--no-clobber", "--tags", "k=v")
+    r = run_put_paths(
+        str(src), f"s3://{bucket}/", *args, env=s3_env, endpoint=local_s3.endpoint_url, spool=spool
+    )
+    assert r.code == 0, r.stderr
+    templates = isolated_env / "cache" / "s3tui" / "put-templates"
+    (cache,) = templates.glob("*.json")
+    (learned,) = json.loads(cache.read_text())["templates"].values()
+    headers = {k.lower(): v for k, v in learned["headers"]}
+    assert (headers["if-none-match"], headers["x-amz-tagging"]) == ("*", "k=v")
+    (src / "a.txt").write_bytes(b"second run, must not replace the first\n")
+    r = run_put_paths(
+        str(src / "a.txt"),
+        f"s3://{bucket}/a.txt",
+        *args,
+        env=s3_env,
+        endpoint=local_s3.endpoint_url,
+        spool=spool,
+    )
+    assert r.code == 1 and "already exists" in r.stderr, r.stderr
+    # The template was tried: any refusal drops a remembered one, and botocore then sent the
+    # request again, refused too.
+    assert json.loads(cache.read_text())["templates"] == {}
+    assert_landed(s3_client, bucket, files | {"a.txt": b"first run\n"}, spool)
+    assert _tags(s3_client, bucket, "a.txt") == {"k": "v"}
 
 
 # --- a named store from the config file ---

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import botocore.exceptions as bx
+import pytest
 
 from s3tui.engine.config import ObjectOptions
 from s3tui.engine.remote import Remote
+from s3tui.engine.remote.calls import composite_crc32c_b64
 from s3tui.engine.remote.errors import Scope, classify
 
 
@@ -56,3 +58,35 @@ def test_the_condition_moves_from_the_create_to_the_complete() -> None:
     (_, c1), (_, c2), (_, d1), (_, d2) = client.calls
     assert "IfNoneMatch" not in c1 and c1["Tagging"] == "a=b" and "IfNoneMatch" not in c2
     assert d1["IfNoneMatch"] == "*" and "IfNoneMatch" not in d2
+
+
+def _refusing_remote(head: dict[str, Any] | None) -> Remote:
+    class Refusing(_Client):
+        def complete_multipart_upload(self, **kw: Any) -> dict[str, Any]:
+            raise bx.ClientError(
+                {
+                    "Error": {"Code": "PreconditionFailed"},
+                    "ResponseMetadata": {"HTTPStatusCode": 412},
+                },
+                "CompleteMultipartUpload",
+            )
+
+    remote = Remote(Refusing(), "bucket")
+    remote.head = lambda key: head  # type: ignore[method-assign]
+    return remote
+
+
+def test_a_retried_complete_refused_by_its_own_object_is_accepted() -> None:
+    """The first complete stored the object and its answer was lost: the retry's 412 is about
+    our own object, which is accepted only if it is exactly our parts."""
+    parts = [(1, '"e"', 111), (2, '"f"', 222)]
+    ours = {"ContentLength": 10, "ChecksumCRC32C": composite_crc32c_b64([111, 222]), "ETag": '"x"'}
+    found = _refusing_remote(ours).complete_or_confirm("k", "u1", parts, 10, retried=True)
+    assert found["ETag"] == '"x"'
+    for head, retried in (
+        (ours, False),
+        ({**ours, "ChecksumCRC32C": "AAAAAA==-2"}, True),
+        (None, True),
+    ):
+        with pytest.raises(bx.ClientError):
+            _refusing_remote(head).complete_or_confirm("k", "u1", parts, 10, retried=retried)
