@@ -147,7 +147,8 @@ def load(path: Path | None = None) -> Settings:
 
 def _table(path: Path, lines: dict[tuple[str, str], int], name: str, body: Any) -> dict[str, Value]:
     if not isinstance(body, dict):
-        raise _error(path, lines, "", name, f"must be a table: [{name}]")
+        parent, _, key = name.rpartition(".")
+        raise _error(path, lines, parent, key, f"must be a table: [{name}]")
     out: dict[str, Value] = {}
     for key, raw in body.items():
         if key not in KEYS:

@@ -130,6 +130,8 @@ def test_config_show_without_a_file(capsys) -> None:
             "line 2: stores.b.endpoint_url: 'ftp://h': 'ftp://h' is not a URL",
         ),
         ("[global]\nregion = 'x'\n", "line 1: global: unknown table or key"),
+        ("[stores]\nregion = 'x'\n", "line 2: stores.region: must be a table: [stores.region]"),
+        ("defaults = 5\n", "line 1: defaults: must be a table: [defaults]"),
     ],
 )
 def test_a_bad_file_is_one_line_with_file_line_and_key(text: str, needle: str, capsys) -> None:
