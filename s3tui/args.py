@@ -65,7 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     put.add_argument("--bucket", help="destination bucket (instead of DEST)")
     put.add_argument("--key", help="destination key (with --bucket)")
-    g = put.add_argument_group("endpoint and credentials")
+    g = put.add_argument_group(
+        "endpoint and credentials",
+        "--endpoint-url, --region, --profile, --chunk-size, --concurrency, --spool-dir, "
+        "--max-spool and --bwlimit may also come from the config file (`s3tui config path`): "
+        "--store NAME's table, then its [defaults]; the command line wins.",
+    )
+    g.add_argument(
+        "--store",
+        metavar="NAME",
+        help="take unset options from [stores.NAME] in the config file, then its [defaults]",
+    )
     g.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
     g.add_argument("--region", help="region (default: from the AWS config, else us-east-1)")
     g.add_argument("--profile", help="named profile from ~/.aws/config")
@@ -89,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--concurrency",
         type=int,
-        default=8,
+        default=None,  # None: not given, so the config file may set it
         metavar="N",
         help="parts in flight (default 8); files up to 1 MiB count a quarter each",
     )
@@ -136,6 +146,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--storage-class", metavar="C", help="e.g. STANDARD_IA, GLACIER_IR")
     g.add_argument(
         "--metadata", action="append", default=[], metavar="K=V", help="user metadata (repeatable)"
+    )
+    g.add_argument(
+        "--tags",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="object tags (repeatable; at most 10, key up to 128 and value up to 256 characters)",
+    )
+    g.add_argument(
+        "--no-clobber",
+        action="store_true",
+        help="never replace an existing object (a conditional write, If-None-Match: *): an "
+        "existing key fails, and its object stays as it was",
     )
     g = put.add_argument_group(
         "files and directories",
@@ -208,6 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--no-tui", action="store_true", help="progress lines on stderr")
     watch.add_argument("--json", action="store_true", help="progress lines as JSON objects")
     watch.add_argument("-q", "--quiet", action="store_true", help="only the result")
+    config = sub.add_parser(
+        "config",
+        help="where the config file is, and the values it gives",
+        description="The config file (TOML) holds [defaults] and [stores.NAME] tables whose keys "
+        "are put's long options with '_' for '-': endpoint_url, region, profile, chunk_size, "
+        "concurrency, spool_dir, max_spool, bwlimit. No credentials.",
+    )
+    config_sub = config.add_subparsers(
+        dest="config_command", metavar="COMMAND", parser_class=_Parser, required=True
+    )
+    config_sub.add_parser("path", help="print the config file's path")
+    show = config_sub.add_parser(
+        "show", help="the effective values and where each comes from (never a secret)"
+    )
+    show.add_argument("--store", metavar="NAME", help="with [stores.NAME] over the defaults")
 
     demo = sub.add_parser(
         "demo", help="a first run: local S3 server, a slow stream with faults, the dashboard"

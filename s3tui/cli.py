@@ -56,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     """The subcommand; a usage error raises UsageError (exit 2)."""
     if ns.command == "put":
-        return run_put(check_put(ns))
+        from s3tui.settings import apply
+
+        return run_put(check_put(apply(ns)))
+    if ns.command == "config":
+        from s3tui.settings import run_config
+
+        return run_config(ns)
     if ns.command == "cleanup":
         from s3tui.cleanup import run_cleanup
 

@@ -271,7 +271,7 @@ def _upload_config(ns: argparse.Namespace) -> UploadConfig:
     spool_dir = _spool_dir(ns.spool_dir)
     try:
         return UploadConfig(
-            concurrency=ns.concurrency,
+            concurrency=UploadConfig.concurrency if ns.concurrency is None else ns.concurrency,
             chunk_size=DEFAULT_CHUNK if chunk is None else chunk,
             max_spool=max_spool,
             spool_dir=spool_dir,
@@ -297,6 +297,14 @@ def _object_options(ns: argparse.Namespace) -> ObjectOptions:
         if not sep or not k:
             raise UsageError(f"--metadata {item!r}: write KEY=VALUE")
         metadata[k] = v
+    tags: dict[str, str] = {}
+    for item in ns.tags:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise UsageError(f"--tags {item!r}: write KEY=VALUE")
+        if k in tags:
+            raise UsageError(f"--tags: the key {k!r} is given twice (S3 keeps one value per key)")
+        tags[k] = v
     if ns.sse_kms_key_id and ns.sse not in ("aws:kms", "aws:kms:dsse"):
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
     try:
@@ -307,6 +315,8 @@ def _object_options(ns: argparse.Namespace) -> ObjectOptions:
             sse_kms_key_id=ns.sse_kms_key_id,
             storage_class=ns.storage_class,
             metadata=metadata,
+            tags=tags,
+            no_clobber=ns.no_clobber,
         )
     except OptionError as e:
         raise _usage(e, ns) from None
@@ -337,6 +347,7 @@ _FLAGS = {
     "sse_kms_key_id": "--sse-kms-key-id",
     "storage_class": "--storage-class",
     "metadata": "--metadata",
+    "tags": "--tags",
 }
 
 
@@ -345,7 +356,9 @@ def _usage(e: OptionError, ns: argparse.Namespace) -> UsageError:
     flag = _FLAGS.get(e.name, e.name)
     typed = {"max_attempts": ns.retries}.get(e.name, getattr(ns, e.name, None))
     value = typed if isinstance(typed, str | float | int) and e.name != "metadata" else e.value
-    return UsageError(f"{flag} {value!r}: {e.problem}{_hint(e.name, ns)}")
+    origin = getattr(ns, "origins", {}).get(e.name)  # a value from the config file
+    source = f" (from {origin})" if origin else ""
+    return UsageError(f"{flag} {value!r}{source}: {e.problem}{_hint(e.name, ns)}")
 
 
 def _hint(name: str, ns: argparse.Namespace) -> str:

@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from s3tui.engine.plan import DEFAULT_CHUNK, MAX_OBJECT, plan_parts, validate_chunk_size
 from s3tui.sizes import format_size
@@ -52,6 +53,8 @@ def header_value_problem(text: str) -> str | None:
     return None
 
 
+MAX_TAGS = 10  # S3's limit per object
+
 # What both HTTP stacks (botocore's and the fast path's) use. The read timeout is a per-socket
 # backstop only; the watchdog enforces the real, adaptive deadline.
 CONNECT_TIMEOUT = 10.0
@@ -68,6 +71,11 @@ class ObjectOptions:
     sse_kms_key_id: str | None = None
     storage_class: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # Object tags, sent as the Tagging header (a URL-encoded query string) with the object.
+    tags: dict[str, str] = field(default_factory=dict)
+    # Never replace an existing object: ``If-None-Match: *`` on PutObject and on
+    # CompleteMultipartUpload (Remote carries it from the create to the complete).
+    no_clobber: bool = False
 
     def __post_init__(self) -> None:
         for name in ("content_type", "acl", "sse", "sse_kms_key_id", "storage_class"):
@@ -84,6 +92,22 @@ class ObjectOptions:
                 )
             if problem := header_value_problem(value):
                 raise OptionError("metadata", f"{key}={value}", f"the value {problem}")
+        if len(self.tags) > MAX_TAGS:
+            raise OptionError(
+                "tags", f"{len(self.tags)} tags", f"S3 keeps at most {MAX_TAGS} tags per object"
+            )
+        for key, value in self.tags.items():
+            for what, text, most in (("key", key, 128), ("value", value, 256)):
+                if what == "key" and not text:
+                    raise OptionError("tags", f"{key}={value}", "a tag key cannot be empty")
+                if len(text) > most:
+                    raise OptionError(
+                        "tags",
+                        f"{key}={value}",
+                        f"a tag {what} is at most {most} characters in S3 ({len(text)} given)",
+                    )
+                if problem := header_value_problem(text):
+                    raise OptionError("tags", f"{key}={value}", f"the {what} {problem}")
 
     def to_s3_args(self) -> dict[str, object]:
         args: dict[str, object] = {}
@@ -99,6 +123,12 @@ class ObjectOptions:
             args["StorageClass"] = self.storage_class
         if self.metadata:
             args["Metadata"] = dict(self.metadata)
+        if self.tags:
+            args["Tagging"] = "&".join(
+                f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in self.tags.items()
+            )
+        if self.no_clobber:
+            args["IfNoneMatch"] = "*"
         return args
 
 

@@ -57,9 +57,24 @@ def test_dry_run_never_opens_the_dashboard(tmp_path: Path) -> None:
         ),
         (["--metadata", "k=v\n"], "--metadata 'k=v\\n': the value contains the control"),
         (["--retries", "-1"], "--retries must be 0 or more"),
+        (["--tags", "novalue"], "--tags 'novalue': write KEY=VALUE"),
+        (["--tags", "=v"], "--tags '=v': write KEY=VALUE"),
+        (["--tags", "k=1", "--tags", "k=2"], "--tags: the key 'k' is given twice"),
+        (["--tags", "k=caf\u00e9"], "--tags 'k=caf\u00e9': the value contains '\u00e9'"),
+        (["--tags", f"{'k' * 129}=v"], f"--tags '{'k' * 129}=v': a tag key is at most 128"),
+        (["--tags", f"k={'v' * 257}"], f"--tags 'k={'v' * 257}': a tag value is at most 256"),
+        ([a for i in range(11) for a in ("--tags", f"k{i}=v")], "--tags '11 tags': S3 keeps at"),
     ],
 )
 def test_a_bad_value_is_told_with_the_option_as_typed(argv: list[str], message: str) -> None:
     with pytest.raises(UsageError) as e:
         _check("-", "s3://bucket/k", "--no-tui", *argv)
     assert str(e.value).startswith(message), str(e.value)
+
+
+def test_tags_and_no_clobber_reach_the_object_options() -> None:
+    args = _check(
+        "-", "s3://bucket/k", "--no-tui", "--tags", "a b=c&d", "--tags", "x=", "--no-clobber"
+    )
+    assert args.options == ObjectOptions(tags={"a b": "c&d", "x": ""}, no_clobber=True)
+    assert args.options.to_s3_args() == {"Tagging": "a%20b=c%26d&x=", "IfNoneMatch": "*"}

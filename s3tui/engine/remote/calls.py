@@ -137,6 +137,7 @@ class Remote:
         self.bucket = bucket
         self._lock = threading.Lock()
         self._created: set[str] = set()  # every upload id this remote opened
+        self._conditions: dict[str, dict[str, str]] = {}  # upload id -> complete's conditions
         self._lost_creates: list[tuple[str, float, str | None]] = []  # (key, wall time, note)
         # Notes every upload this process opens until it is completed or aborted (s3tui cleanup).
         self.journal = journal
@@ -160,6 +161,8 @@ class Remote:
         self, key: str, extra: dict[str, Any], spool_dir: str | None = None
     ) -> str:
         started = time.time()
+        extra = dict(extra)
+        condition = extra.pop("IfNoneMatch", None)  # --no-clobber: checked at the complete
         try:
             resp = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C", **extra
@@ -171,6 +174,8 @@ class Remote:
         upload_id = resp["UploadId"]
         with self._lock:
             self._created.add(upload_id)
+            if condition is not None:
+                self._conditions[upload_id] = {"IfNoneMatch": condition}
         if self.journal is not None:
             self.journal.opened(self.bucket, key, upload_id, spool_dir)
         return upload_id
@@ -246,7 +251,11 @@ class Remote:
             for n, etag, crc in sorted(parts)
         ]
         resp = self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listing}
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": listing},
+            **self._conditions.get(upload_id, {}),
         )
         if self.journal is not None:
             self.journal.closed(upload_id)
@@ -266,7 +275,8 @@ class Remote:
         try:
             return self.complete(key, upload_id, parts)
         except Exception as e:
-            if not retried or error_code(e) != "NoSuchUpload":
+            # With --no-clobber a lost answer's retry is told PreconditionFailed instead.
+            if not retried or error_code(e) not in ("NoSuchUpload", "PreconditionFailed"):
                 raise
             found = self.completed_already(key, size, parts)
             if found is None:

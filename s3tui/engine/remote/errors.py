@@ -30,7 +30,9 @@ class Scope(enum.Enum):
     the wording of ``reason``."""
 
     REQUEST = "request"  # this request failed: the destination refused it or the network did
-    FILE = "file"  # the local file itself (vanished, changed, unreadable): never the destination
+    # This file alone: the local file itself (vanished, changed, unreadable), or the object
+    # already at its key that --no-clobber keeps (412); never the destination as a whole.
+    FILE = "file"
     JOB = "job"  # every request would fail alike (credentials, bucket, endpoint)
 
 
@@ -176,6 +178,17 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
                 False,
                 code or f"HTTP {status}",
                 f"{code or status}: {err.get('Message', '')}".strip(),
+            )
+        if code == "PreconditionFailed" or status == 412:
+            # --no-clobber's If-None-Match: * met an object at the key: it stays as it was.
+            return Failure(
+                False,
+                False,
+                "exists",
+                f"s3://{bucket}/{key} already exists and --no-clobber leaves it as it is: "
+                "delete it first, pick another key, or drop --no-clobber to replace it",
+                Scope.FILE,
+                code or "PreconditionFailed",
             )
         if code in ("404", "NotFound") and not key:
             code = "NoSuchBucket"
