@@ -59,15 +59,22 @@ def deadline_for(size: int, estimate: float, attempt: int, cfg: UploadConfig) ->
     return min(max(grown, cfg.min_deadline), cfg.max_deadline)
 
 
-def stall_rule_for(size: int, estimate: float, cfg: UploadConfig) -> watchdog.StallRule | None:
+def stall_rule_for(
+    size: int, estimate: float, cfg: UploadConfig, grown: int = 0
+) -> watchdog.StallRule | None:
     """When a request of ``size`` body bytes counts as stalled (None: it has no body, or stall
-    cuts are off): see :class:`~s3tui.engine.watchdog.StallRule`."""
+    cuts are off): see :class:`~s3tui.engine.watchdog.StallRule`.
+
+    ``grown``: how many times the request's deadline grew (the estimate may be wrong, e.g. the
+    link is down and nothing completes): the allowances grow with it, so an outage does not
+    burn a request's attempts at one every two seconds."""
     if size <= 0 or cfg.stall_floor <= 0:
         return None
     rate = max(estimate, 1.0)
+    more = cfg.deadline_backoff**grown
     return watchdog.StallRule(
-        sending=max(cfg.stall_floor, cfg.stall_factor * min(size, STALL_UNIT) / rate),
-        answer=cfg.stall_floor + cfg.latency_allowance,
+        sending=more * max(cfg.stall_floor, cfg.stall_factor * min(size, STALL_UNIT) / rate),
+        answer=more * (cfg.stall_floor + cfg.latency_allowance),
         predicted=size / rate,
     )
 

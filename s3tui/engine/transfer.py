@@ -264,7 +264,7 @@ class Transfer:
             if task.size > LIGHT_BYTES:
                 # A light request (a small file) is its round trip: its 5 s deadline is about
                 # what a stall allowance would give it, and a slow answer is no stall.
-                stall = stall_rule_for(task.size, estimate, self.cfg)
+                stall = stall_rule_for(task.size, estimate, self.cfg, grown)
         self.progress.part_attempt(task.label, attempt, seconds)
 
         started = time.monotonic()

@@ -205,6 +205,10 @@ def test_the_rule_follows_the_estimate() -> None:
     assert fast.predicted == pytest.approx(8 * MiB / (8 * MB))
     slow = stall_rule_for(8 * MiB, 300_000, cfg)
     assert slow is not None and slow.sending == pytest.approx(3 * MiB / 300_000)  # 10.5 s
+    # After evidence against the estimate (nothing completes: the link may be down), the
+    # allowances grow with the deadline, so an outage does not burn the attempts in seconds.
+    grown = stall_rule_for(8 * MiB, 8 * MB, cfg, grown=2)
+    assert grown is not None and grown.sending == 6.0 and grown.answer == 14.0
     assert stall_rule_for(0, 8 * MB, cfg) is None  # no body: deadline only
     assert stall_rule_for(8 * MiB, 8 * MB, UploadConfig(stall_floor=0)) is None  # off
 
