@@ -15,6 +15,9 @@ from s3tui.engine.config import UploadConfig
 
 # Requests smaller than this say more about latency than bandwidth; they do not move the estimate.
 MIN_SAMPLE_BYTES = 256 * 1024
+# The stretch of a body whose time sets the stall allowance while sending: the body's block,
+# the coarsest step its progress reports take where the socket cannot be read.
+STALL_UNIT = 1024 * 1024
 
 
 class BandwidthEstimator:
@@ -54,6 +57,26 @@ def deadline_for(size: int, estimate: float, attempt: int, cfg: UploadConfig) ->
     base = cfg.latency_allowance + size / max(estimate, 1.0) * cfg.timeout_factor
     grown = base * cfg.deadline_backoff ** (attempt - 1)
     return min(max(grown, cfg.min_deadline), cfg.max_deadline)
+
+
+def stall_rule_for(
+    size: int, estimate: float, cfg: UploadConfig, grown: int = 0
+) -> watchdog.StallRule | None:
+    """When a request of ``size`` body bytes counts as stalled (None: it has no body, or stall
+    cuts are off): see :class:`~s3tui.engine.watchdog.StallRule`.
+
+    ``grown``: how many times the request's deadline grew (the estimate may be wrong, e.g. the
+    link is down and nothing completes): the allowances grow with it, so an outage does not
+    burn a request's attempts at one every two seconds."""
+    if size <= 0 or cfg.stall_floor <= 0:
+        return None
+    rate = max(estimate, 1.0)
+    more = cfg.deadline_backoff**grown
+    return watchdog.StallRule(
+        sending=more * max(cfg.stall_floor, cfg.stall_factor * min(size, STALL_UNIT) / rate),
+        answer=more * (cfg.stall_floor + cfg.latency_allowance),
+        predicted=size / rate,
+    )
 
 
 def retry_delay(attempt: int, cfg: UploadConfig, rng: random.Random | None = None) -> float:

@@ -13,13 +13,10 @@ anything reads the body before the send (a checksum pass), the plain ``read`` pa
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 import select
 import socket
-import struct
-import termios
 from collections.abc import Callable
 
 from s3tui.engine import watchdog
@@ -104,13 +101,13 @@ class FileRangeBody(io.RawIOBase):
             n = min(BLOCK, self._length - self._pos)
             if self._limiter is not None:
                 self._limiter.throttle(n)
-            sent = _sendfile(sock, self._fd, self._offset + self._pos, n)
+            sent = _sendfile(sock, self._fd, self._offset + self._pos, n, guard.touch)
             if sent == 0:
                 raise OSError(f"file shrank while being sent (at byte {self._offset + self._pos})")
             self._pos += sent
             # Report what left the machine, not what the kernel queued: a socket buffer holds
             # megabytes, and a bar fed by sendfile alone would run seconds ahead of the link.
-            on_wire = self._pos - _unsent(sock)
+            on_wire = self._pos - watchdog.unsent(sock)
             self._pending = max(0, on_wire - self._reported)
             if self._pending >= REPORT_EVERY:
                 self._flush()
@@ -134,8 +131,16 @@ class FileRangeBody(io.RawIOBase):
         super().close()
 
 
-def _sendfile(sock: socket.socket, fd: int, offset: int, count: int) -> int:
+def _sendfile(
+    sock: socket.socket,
+    fd: int,
+    offset: int,
+    count: int,
+    progress: Callable[[], None] | None = None,
+) -> int:
     """``os.sendfile`` until ``count`` bytes went out or the file ended; returns bytes sent.
+    ``progress`` is called whenever the socket took bytes (room freed: the link moves), so the
+    request's guard sees progress within a block, not once per block.
 
     Not ``socket.sendfile``: on an error before the first byte it silently falls back to a
     read/send loop that needs a seekable file object, which hides the real error (a reset).
@@ -156,15 +161,9 @@ def _sendfile(sock: socket.socket, fd: int, offset: int, count: int) -> int:
         if n == 0:
             break
         total += n
+        if progress is not None:
+            progress()
     return total
-
-
-def _unsent(sock: socket.socket) -> int:
-    """Bytes still queued in the socket's send buffer (Linux SIOCOUTQ); 0 where unknown."""
-    try:
-        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-    except (OSError, AttributeError):
-        return 0
 
 
 def _direct_socket(guard: watchdog.Guard) -> socket.socket | None:

@@ -167,6 +167,16 @@ class UploadConfig:
     min_deadline: float = 5.0
     max_deadline: float = 3600.0
 
+    # --- Stalls: a request whose bytes stop moving is cut long before its deadline ---
+    # While its socket holds bytes the peer has not acknowledged, a request with a body is cut
+    # after max(stall_floor, stall_factor x the time the estimate gives one 1 MiB block) with
+    # no progress; once the body is out, when the answer is stall_floor + latency_allowance
+    # late on the estimate's predicted end of the request. 0 turns stall cuts off (deadlines
+    # only). Requests without a body (create, complete, abort, head) and light ones (a body of
+    # at most 1 MiB: a small file, whose time is its round trip) keep only their deadline.
+    stall_floor: float = 1.5
+    stall_factor: float = 3.0
+
     # --- Retries ---
     max_attempts: int = 10  # per part or file, first try included
     retry_base_delay: float = 0.25  # exponential back-off with full jitter between attempts
@@ -220,6 +230,8 @@ class UploadConfig:
         need("deadline_backoff", self.deadline_backoff >= 1, "1 or more")
         need("min_deadline", self.min_deadline > 0, "a positive number (seconds)")
         need("max_deadline", self.max_deadline >= self.min_deadline, "at least min_deadline")
+        need("stall_floor", self.stall_floor >= 0, "0 (off) or more (seconds)")
+        need("stall_factor", self.stall_factor > 0, "a positive number, e.g. 3")
         need("max_attempts", self.max_attempts >= 1, "1 or more")
         need("retry_base_delay", self.retry_base_delay >= 0, "0 or more (seconds)")
         need("retry_max_delay", self.retry_max_delay >= 0, "0 or more (seconds)")

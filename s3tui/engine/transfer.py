@@ -9,6 +9,7 @@ producer that is quiet for an hour costs nothing: only failing work runs that cl
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import queue
 import random
@@ -18,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3tui.engine.bandwidth import BandwidthEstimator, RateLimiter, deadline_for, retry_delay
+from s3tui.engine.bandwidth import (
+    MIN_SAMPLE_BYTES,
+    BandwidthEstimator,
+    RateLimiter,
+    deadline_for,
+    retry_delay,
+    stall_rule_for,
+)
 from s3tui.engine.config import UploadConfig
 from s3tui.engine.gate import LIGHT_BYTES, LIGHT_PER_SLOT, ConcurrencyGate
 from s3tui.engine.progress import EventKind, Progress
@@ -80,6 +88,10 @@ class Transfer:
         # When the current run of failures began (None while requests succeed): the give-up
         # clock runs only while there is work that fails, never across a quiet producer.
         self._failing_since: float | None = None
+        # The evidence for growing a retry's deadline (_deadline_grows): when a request last
+        # completed and fed the estimate, and the recent attempts that ran out of deadline.
+        self._last_ok: float | None = None
+        self._late: collections.deque[tuple[float, Task]] = collections.deque(maxlen=64)
         self._rng = random.Random()
         # Told when a task's own callbacks raised (a bug, a full disk under --stats-file): the
         # job decides what that means; the worker thread itself never dies of it.
@@ -145,6 +157,8 @@ class Transfer:
         """Run ``task`` to success or final failure in the calling thread."""
         task.first_started = time.monotonic()
         attempt = 0
+        grown = 0  # how many times this task's deadline has grown (see _deadline_grows)
+        cut_before: str | None = None  # why the guard cut the previous attempt, if it did
         light = task.size <= LIGHT_BYTES
         while not self.stop.is_set():
             attempt += 1
@@ -152,7 +166,7 @@ class Transfer:
                 return False
             ok = False
             try:
-                ok, failure, guard, _ = self._one_attempt(task, attempt)
+                ok, failure, guard, elapsed = self._one_attempt(task, attempt, grown)
             finally:
                 self.gate.release(ok, light)
             if ok:
@@ -167,6 +181,9 @@ class Transfer:
             if failure.slowdown:
                 self.gate.slow_down()
             now = time.monotonic()
+            if self._deadline_grows(task, guard, elapsed, cut_before, now):
+                grown += 1
+            cut_before = guard.cause if guard.fired else None
             with self._lock:
                 if self._failing_since is None:
                     self._failing_since = now
@@ -214,45 +231,89 @@ class Transfer:
                 return False
         return False
 
-    def _one_attempt(self, task: Task, attempt: int) -> tuple[bool, Failure | None, Guard, float]:
+    def _deadline_grows(
+        self, task: Task, guard: Guard, elapsed: float, cut_before: str | None, now: float
+    ) -> bool:
+        """Whether the retry of a failed attempt gets a longer deadline (x deadline_backoff).
+
+        Only when the estimate the deadline came from may be wrong: within the attempt's span
+        (its deadline, or its time if longer) no request completed and fed the estimate, or
+        another request ran out of its deadline too, or this request ran out of its deadline
+        twice in a row. A stall, or one late request while the others completed at the
+        estimated speed, says nothing against the estimate: the retry gets the normal deadline.
+        """
+        since = now - max(elapsed, guard.seconds)
+        with self._lock:
+            nothing_completed = self._last_ok is None or self._last_ok < since
+            others_late = any(t >= since and who is not task for t, who in self._late)
+        late_again = guard.cause == "deadline" and cut_before == "deadline"
+        return nothing_completed or others_late or late_again
+
+    def _one_attempt(
+        self, task: Task, attempt: int, grown: int = 0
+    ) -> tuple[bool, Failure | None, Guard, float]:
+        stall = None
         if task.fixed_deadline is not None:
             seconds = min(
                 task.fixed_deadline * self.cfg.deadline_backoff ** (attempt - 1),
                 self.cfg.max_deadline,
             )
         else:
-            seconds = deadline_for(task.size, self.estimator.value, attempt, self.cfg)
+            estimate = self.estimator.value
+            seconds = deadline_for(task.size, estimate, grown + 1, self.cfg)
+            if task.size > LIGHT_BYTES:
+                # A light request (a small file) is its round trip: its 5 s deadline is about
+                # what a stall allowance would give it, and a slow answer is no stall.
+                stall = stall_rule_for(task.size, estimate, self.cfg, grown)
         self.progress.part_attempt(task.label, attempt, seconds)
 
-        def sent(n: int) -> None:
-            self.progress.part_sent(task.label, n)
-
         started = time.monotonic()
-        with self.watchdog.guard(seconds) as guard:
+        with self.watchdog.guard(seconds, stall) as guard:
+
+            def sent(n: int) -> None:
+                guard.touch()
+                self.progress.part_sent(task.label, n)
+
             try:
                 result = task.attempt(sent)
                 error: BaseException | None = None
             except Exception as exc:  # every failure is classified, none escapes the worker
                 error = exc
-        elapsed = time.monotonic() - started
+        end = time.monotonic()
+        elapsed = end - started
         if isinstance(error, Withdrawn):
             return False, Withdrawal(False, False, "withdrawn", str(error)), guard, elapsed
         if error is None:
             self._failing_since = None
             if task.fixed_deadline is None:
                 self.estimator.update(task.size, elapsed)
+                if task.size >= MIN_SAMPLE_BYTES:
+                    with self._lock:
+                        self._last_ok = end
             self._record(task, attempt, elapsed, guard, ok=True)
             self.progress.part_done(task.label)
             task.on_success(result)
             return True, None, guard, elapsed
         failure = (task.classify or self.classify)(error)
         if guard.fired and failure.retryable:
-            failure = Failure(
-                True,
-                False,
-                "deadline",
-                f"{task.label}: no answer within the {seconds:.1f}s deadline",
-            )
+            if guard.cause == "stalled":
+                failure = Failure(
+                    True,
+                    False,
+                    "stalled",
+                    f"{task.label}: stalled, nothing moved for {guard.silent_for:.1f}s "
+                    f"(cut {elapsed:.1f}s into a {seconds:.1f}s deadline)",
+                )
+            else:
+                failure = Failure(
+                    True,
+                    False,
+                    "deadline",
+                    f"{task.label}: no answer within the {seconds:.1f}s deadline",
+                )
+                if guard.cause == "deadline" and task.fixed_deadline is None:
+                    with self._lock:
+                        self._late.append((end, task))
         self._record(task, attempt, elapsed, guard, ok=False, error=failure.reason)
         return False, failure, guard, elapsed
 

@@ -27,10 +27,11 @@ from tests.integration.cli_runner import run_put, s3tui_cmd
 PARTS = r"partNumber="
 
 
-def test_stalled_parts_are_cut_at_an_adaptive_deadline(
+def test_stalled_parts_are_cut_when_they_stop_moving(
     fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Stalls that block the client's send (server stops reading mid-body) on 3 of 8 parts."""
+    """Stalls that block the client's send (server stops reading mid-body) on 3 of 8 parts:
+    each is cut once nothing moved for the stall allowance (1.5 s here), not at its deadline."""
     fault_proxy.add_rule(Fault.stall(after_bytes=64 * 1024), path=PARTS, nth={2, 4, 6})
     data = random_bytes(38 * MiB, seed=11)
     stats = tmp_path / "stats.jsonl"
@@ -53,11 +54,11 @@ def test_stalled_parts_are_cut_at_an_adaptive_deadline(
     assert_object_landed(s3_client, bucket, "stalled", data, tmp_path / "spool")
     assert len([f for f in fault_proxy.faults if f.kind == "stall"]) == 3
     cut = [rec for rec in read_jsonl(stats) if not rec["ok"]]
-    assert len(cut) == 3 and {rec["error"] for rec in cut} == {"deadline"}
-    # Each stall was cut at its own deadline, far below a fixed 60 s socket timeout.
-    assert all(rec["total_ms"] < 20_000 for rec in cut), cut
+    assert len(cut) == 3 and {rec["error"] for rec in cut} == {"stalled"}
+    # Each stall was cut seconds after it began, far below its deadline (>= 5 s).
+    assert all(rec["total_ms"] < 4_500 for rec in cut), cut
     assert elapsed < 45, f"took {elapsed:.1f}s"
-    assert "retry part" in r.stderr and "deadline" in r.stderr
+    assert "retry part" in r.stderr and "stalled" in r.stderr
 
 
 def test_resets_500s_and_slowdown_are_retried(

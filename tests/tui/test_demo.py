@@ -49,7 +49,7 @@ def test_demo_headless_uploads_retries_and_cleans_up(tmp_path: Path) -> None:
     out, err = proc.stdout, proc.stderr
     assert proc.returncode == 0, out + err
     assert "streaming 12 MiB" in out
-    assert "retry part 3 attempt 1: deadline" in err  # the injected stall, cut and retried
+    assert "retry part 3 attempt 1: stalled" in err  # the injected stall, cut and retried
     assert "s3tui: uploaded 12 MiB to s3://s3tui-demo/db/demo-dump.sql" in err
     assert "3 parts, 1 retry" in err
     assert "the server and its temp dir are gone" in out
