@@ -10,10 +10,9 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from s3tui.engine.job import Result
 from s3tui.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, S3tuiError, UsageError
 from s3tui.live import store
-from s3tui.live.model import RemoteProgress
+from s3tui.live.model import RemoteProgress, result_from
 from s3tui.live.ps import DEAD_HINT, row, table
 
 POLL = 0.5
@@ -49,20 +48,6 @@ def pick(ident: str | None, out: TextIO | None = None) -> store.Entry:
     for line in table([row(e) for e in running], False, time.time()):
         print(line, file=out or sys.stderr)
     raise SeveralUploads(f"{len(running)} uploads are running: name one, `s3tui watch ID`")
-
-
-def result_from(d: dict[str, Any]) -> Result:
-    return Result(
-        exit_code=int(d.get("exit_code", EXIT_FAILED)),
-        message=str(d.get("message", "")),
-        size=int(d.get("bytes", 0) or 0),
-        seconds=float(d.get("seconds", 0.0) or 0.0),
-        parts=int(d.get("parts", 0) or 0),
-        retries=int(d.get("retries", 0) or 0),
-        etag=d.get("etag"),
-        checksum=d.get("crc32c"),
-        failed_files=tuple((f["path"], f["reason"]) for f in d.get("failed_files", ())),
-    )
 
 
 def _reporter_class() -> Any:
@@ -139,13 +124,9 @@ def _say(reporter: Any, json_lines: bool, text: str, kind: str = "error") -> Non
         reporter._write(f"s3tui: {kind}: {text}" if kind == "error" else f"s3tui: {text}")
 
 
-def run_watch(ident: str | None, *, no_tui: bool, json_lines: bool, quiet: bool) -> int:
+def run_watch(ident: str | None, *, json_lines: bool, quiet: bool) -> int:
+    """``s3tui watch --no-tui``: follow the upload as headless lines until it ends."""
     entry = pick(ident)
-    if not no_tui and not json_lines and sys.stdout.isatty() and sys.stdin.isatty():
-        from s3tui.tui.terminal import terminal_available
-
-        if terminal_available():
-            return watch_dashboard(entry)
     # Ctrl-C detaches: the upload is another process and goes on.
     stop = threading.Event()
 
@@ -161,21 +142,3 @@ def run_watch(ident: str | None, *, no_tui: bool, json_lines: bool, quiet: bool)
     finally:
         for sig, old in saved.items():
             signal.signal(sig, old)
-
-
-def watch_dashboard(entry: store.Entry) -> int:
-    """The dashboard on ``entry``; its exit code once it ends, 0 when detached."""
-    from s3tui.live.remote_job import DETACHED, RemoteJob
-    from s3tui.tui.outcome import print_outcome
-    from s3tui.tui.watch_app import run_watch_app
-
-    job = RemoteJob(entry)
-    result = run_watch_app(job)
-    if result.message == DETACHED:
-        print(
-            f"s3tui: detached from upload {entry.id}; it goes on (`s3tui watch {entry.id}`)",
-            file=sys.stderr,
-        )
-        return 0
-    print_outcome(result, job.progress.source, job.progress.dest)
-    return result.exit_code

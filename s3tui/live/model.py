@@ -7,6 +7,7 @@ import dataclasses
 import time
 from typing import Any
 
+from s3tui.engine.job import Result
 from s3tui.engine.progress import (
     Event,
     FileState,
@@ -16,6 +17,7 @@ from s3tui.engine.progress import (
     Phase,
     Snapshot,
 )
+from s3tui.errors import EXIT_FAILED
 
 
 def event_from(d: dict[str, Any]) -> Event:
@@ -160,3 +162,18 @@ class RemoteProgress:
                 except Exception:
                     self.unsubscribe(fn)
         return True
+
+
+def result_from(d: dict[str, Any]) -> Result:
+    """The published result of an upload that ended, as the Result its process returned."""
+    return Result(
+        exit_code=int(d.get("exit_code", EXIT_FAILED)),
+        message=str(d.get("message", "")),
+        size=int(d.get("bytes", 0) or 0),
+        seconds=float(d.get("seconds", 0.0) or 0.0),
+        parts=int(d.get("parts", 0) or 0),
+        retries=int(d.get("retries", 0) or 0),
+        etag=d.get("etag"),
+        checksum=d.get("crc32c"),
+        failed_files=tuple((f["path"], f["reason"]) for f in d.get("failed_files", ())),
+    )

@@ -16,8 +16,7 @@ from typing import Any
 from s3tui.engine.job import Result
 from s3tui.errors import EXIT_FAILED
 from s3tui.live import store
-from s3tui.live.follow import result_from
-from s3tui.live.model import RemoteProgress
+from s3tui.live.model import RemoteProgress, result_from
 from s3tui.live.ps import DEAD_HINT
 
 POLL = 0.5

@@ -8,6 +8,7 @@ the upload goes on; stopping the upload is ``s``, after a confirmation.
 from __future__ import annotations
 
 import itertools
+import sys
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from s3tui.engine.job import Result
+from s3tui.live import store
 from s3tui.live.model import model_now
 from s3tui.live.remote_job import DETACHED, RemoteJob
 from s3tui.tui.app import UploadApp
@@ -139,3 +141,19 @@ def run_watch_app(job: RemoteJob) -> Result:
         app.runner.wait(5)
         result = app.outcome or Result(0, DETACHED)
     return result
+
+
+def watch_dashboard(entry: store.Entry) -> int:
+    """The dashboard on ``entry``; its exit code once it ends, 0 when detached."""
+    from s3tui.tui.outcome import print_outcome
+
+    job = RemoteJob(entry)
+    result = run_watch_app(job)
+    if result.message == DETACHED:
+        print(
+            f"s3tui: detached from upload {entry.id}; it goes on (`s3tui watch {entry.id}`)",
+            file=sys.stderr,
+        )
+        return 0
+    print_outcome(result, job.progress.source, job.progress.dest)
+    return result.exit_code
