@@ -121,6 +121,8 @@ class Publisher:
             "started": time.time(),
         }
         self._events: deque[tuple[int, Event]] = deque(maxlen=MAX_EVENTS)
+        self._event_dicts: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
+        self._dicts_seq = 0  # the last event already in _event_dicts
         self._seq = 0
         self._events_lock = threading.Lock()
         self._history = History()
@@ -224,7 +226,11 @@ class Publisher:
             last=result is not None,
         )
         with self._events_lock:
-            events = list(self._events)
+            fresh = [(seq, ev) for seq, ev in self._events if seq > self._dicts_seq]
+        # Events never change once logged: each is turned into a dict once, on this thread.
+        for seq, ev in fresh:
+            self._event_dicts.append(event_dict(seq, ev))
+            self._dicts_seq = seq
         parts = sorted(snap.parts, key=lambda p: (p.finished != 0, p.number or 0))[:MAX_PARTS]
         state = dict(self._fixed)
         state.update(
@@ -258,7 +264,7 @@ class Publisher:
             eta=eta_seconds(snap, rate),
             history_step=self._history.step,
             history=self._history.samples,
-            events=[event_dict(seq, ev) for seq, ev in events],
+            events=list(self._event_dicts),
             parts=[part_dict(p) for p in parts],
             files=[file_dict(f) for f in snap.files],
             steered=list(self._steered),

@@ -78,7 +78,9 @@ def write_json(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # 0600
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, separators=(",", ":"))
+            # One C-encoded string and one write: json.dump writes chunk by chunk (~2.5x the
+            # CPU for a 2,000-file tree's state).
+            f.write(json.dumps(data, separators=(",", ":")))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
