@@ -1,4 +1,4 @@
-"""Issue 15 (reliability review) against a real SeaweedFS: bad options are refused up front (exit
+"""Against a real SeaweedFS: bad options are refused up front (exit
 2, one line, no request, stdin unread), a local error is told as what it is, a stop is not held up
 by --bwlimit, and a kernel file whose size says 0 is uploaded with its content."""
 

@@ -1,4 +1,4 @@
-"""Stalls are found by progress, not by the full deadline (issue 19), against the real server
+"""Stalls are found by progress, not by the full deadline, against the real server
 behind the fault proxy: a part stalled forever on a throttled link is cut in about two seconds
 and retried with the normal deadline; a slow link that keeps moving is never cut."""
 

@@ -1,4 +1,4 @@
-"""The stall rule (issue 19): a request whose bytes stop moving is cut long before its deadline,
+"""The stall rule: a request whose bytes stop moving is cut long before its deadline,
 a slow-but-moving one keeps it, and a retry's deadline grows only on evidence against the
 estimate. Everything here runs on a fake clock and a fake socket: no sleeping, no network."""
 
