@@ -32,10 +32,10 @@ from typing import Any
 from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.gate import LIGHT_PER_SLOT
 from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob, Stop
-from s3tui.engine.localfile import FileProblem, local_problem, require_listed
+from s3tui.engine.localfile import FileProblem, crc32c_range, local_problem, require_listed
 from s3tui.engine.multipart import CONTROL_DEADLINE, uploaded_line
 from s3tui.engine.progress import EventKind, FileState, Phase, Progress
-from s3tui.engine.remote import Failure, S3Store, Scope, Withdrawal, classify
+from s3tui.engine.remote import Failure, S3Store, Scope, Withdrawal, classify, crc32c_b64
 from s3tui.engine.scheduler import (
     FileUpload,
     Probe,
@@ -319,6 +319,7 @@ class TreeUpload(SteeredJob):
         self._stop_workers()
         try:
             self._settle_open_uploads()
+            self._settle_cut_puts()
             self._settle_lost_creates()
         finally:
             self.transfer.close()
@@ -340,17 +341,39 @@ class TreeUpload(SteeredJob):
             f = ids[upload_id]
             if outcome is AbortOutcome.UNCONFIRMED:
                 self._unconfirmed += 1
-            if outcome is AbortOutcome.ABORTED or not f.completing or f.failed is not None:
+            # Not even a confirmed abort proves the completion failed: some stores
+            # (SeaweedFS) answer an abort of an upload that no longer exists with success.
+            if not f.completing or f.failed is not None:
                 continue
             ordered = f.parts.ordered()
             seconds = self._stop_time_left(ABORT_ATTEMPT)
             with contextlib.suppress(Exception), self.transfer.watchdog.guard(seconds):
                 found = self.remote.completed_already(f.entry.key, f.entry.size, ordered)
                 if found is not None:
-                    f.etag = found.etag
-                    f.checksum = f.parts.composite()
-                    f.state = FileState.DONE
-                    self.progress.file_state(f.entry.path, FileState.DONE)
+                    self._stored_after_all(f, found.etag, f.parts.composite())
+
+    def _settle_cut_puts(self) -> None:
+        """A single PutObject the stop cut may have been stored all the same: the file counts as
+        uploaded only if the object holds exactly its bytes (size and CRC32C)."""
+        for f in self.files:
+            if f.settled or f.failed is not None or f.part_size or f.state != FileState.UPLOADING:
+                continue
+            seconds = self._stop_time_left(ABORT_ATTEMPT)
+            if seconds < 0.5:
+                return
+            e = f.entry
+            with contextlib.suppress(Exception), self.transfer.watchdog.guard(seconds):
+                info = self.remote.head(e.key)
+                if info is None or info.size != e.size or info.checksum_crc32c is None:
+                    continue
+                checksum = crc32c_b64(crc32c_range(e.path, 0, e.size))
+                if info.checksum_crc32c == checksum:
+                    self._stored_after_all(f, info.etag, checksum)
+
+    def _stored_after_all(self, f: FileUpload, etag: str | None, checksum: str) -> None:
+        f.etag, f.checksum = etag, checksum
+        f.state = FileState.DONE
+        self.progress.file_state(f.entry.path, FileState.DONE)
 
     def left_behind(self) -> str | None:
         if self._unconfirmed:

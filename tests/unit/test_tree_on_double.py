@@ -217,3 +217,65 @@ def test_a_stream_creates_first_sends_its_parts_and_completes(tmp_path: Path) ->
         "complete",
     ]
     assert s3.objects["s"].data == data and result.etag == s3.objects["s"].etag
+
+
+def test_a_put_cut_by_the_stop_after_the_store_acted_counts_as_uploaded(tmp_path: Path) -> None:
+    """The PutObject stored the object and its answer is lost as the job is stopped: the file
+    was uploaded, and the result says so (a HEAD finds exactly its bytes)."""
+    root = tmp_path / "t"
+    _files(root, {"small": 1000})
+    s3 = S3Double()
+    job = _tree(root, s3)
+
+    def lost() -> None:
+        job.cancel(143, "terminated (SIGTERM)")
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    s3.inject("put_object", lost, after=True)
+    result = job.run()
+    assert result.exit_code == 143
+    assert result.message.endswith("(1 of 1 files had been uploaded)"), result.message
+    assert job.files[0].state is FileState.DONE
+
+
+def test_a_put_cut_before_the_store_acted_is_not_counted(tmp_path: Path) -> None:
+    root = tmp_path / "t"
+    _files(root, {"small": 1000})
+    s3 = S3Double()
+    job = _tree(root, s3)
+
+    def cut() -> None:
+        job.cancel(143, "terminated (SIGTERM)")
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    s3.inject("put_object", cut)  # before it took effect
+    result = job.run()
+    assert result.exit_code == 143
+    assert "had been uploaded" not in result.message and not s3.objects
+    assert job.files[0].state is not FileState.DONE
+
+
+class _AbortSaysAborted(S3Double):
+    """A store that answers an abort of an upload that no longer exists with success."""
+
+    def abort(self, key: str, upload_id: str) -> bool:
+        if upload_id not in self.uploads:
+            return True
+        return super().abort(key, upload_id)
+
+
+def test_a_confirmed_abort_does_not_hide_a_completion_that_took_effect(tmp_path: Path) -> None:
+    root = tmp_path / "t"
+    data = _files(root, {"big": PART + 3})
+    s3 = _AbortSaysAborted()
+    job = _tree(root, s3)
+
+    def lost() -> None:
+        job.cancel(143, "terminated (SIGTERM)")
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    s3.inject("complete", lost, after=True)
+    result = job.run()
+    assert result.exit_code == 143
+    assert s3.objects["p/big"].data == data["p/big"]
+    assert result.message.endswith("(1 of 1 files had been uploaded)"), result.message
