@@ -73,6 +73,7 @@ class FileUpload:
         "settled",
         "stat",
         "state",
+        "unanswered",
         "upload_id",
     )
 
@@ -88,6 +89,7 @@ class FileUpload:
         self.settled = False
         self.upload_id: str | None = None
         self.completing = False  # CompleteMultipartUpload was sent: the upload may be gone
+        self.unanswered = False  # its last PutObject was sent and no answer came back
         self.parts = PartTable()
         self.next_part = 1
         self.inflight = 0

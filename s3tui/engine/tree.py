@@ -356,7 +356,7 @@ class TreeUpload(SteeredJob):
         """A single PutObject the stop cut may have been stored all the same: the file counts as
         uploaded only if the object holds exactly its bytes (size and CRC32C)."""
         for f in self.files:
-            if f.settled or f.failed is not None or f.part_size or f.state != FileState.UPLOADING:
+            if f.settled or f.failed is not None or not f.unanswered:
                 continue
             seconds = self._stop_time_left(ABORT_ATTEMPT)
             if seconds < 0.5:

@@ -29,6 +29,7 @@ from s3tui.engine.multipart import (
 )
 from s3tui.engine.progress import FileState, Progress
 from s3tui.engine.remote import Failure, ObjectInfo, S3Store, Stored, crc32c_b64
+from s3tui.engine.remote.errors import answer_lost
 from s3tui.engine.scheduler import FileUpload, Probe, Request, RequestKind, Scheduler
 from s3tui.engine.skip import FileFacts, same_object
 from s3tui.engine.transfer import Task, Transfer, Withdrawn
@@ -127,10 +128,13 @@ class FileRequest:
 
         try:
             result = self.call(on_sent)
-        except Exception:
+        except Exception as e:
+            if self.req.kind is RequestKind.PUT:
+                f.unanswered = answer_lost(e)
             if counted:
                 job.progress.file_sent(f.entry.path, -counted)
             raise
+        f.unanswered = False
         if self.data:
             t1 = time.monotonic()
             with job._cond:
