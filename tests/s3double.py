@@ -19,6 +19,7 @@ import hashlib
 import io
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -31,7 +32,14 @@ from s3tui.engine.remote.calls import (
     multipart_etag,
 )
 from s3tui.engine.remote.errors import error_code
-from s3tui.engine.remote.store import ObjectInfo, Part, PartInfo, Stored
+from s3tui.engine.remote.store import (
+    ObjectInfo,
+    Part,
+    PartInfo,
+    Stored,
+    UploadInfo,
+    UploadListing,
+)
 
 Action = BaseException | Callable[[], None]
 
@@ -60,6 +68,7 @@ class Obj:
 @dataclass
 class Upload:
     key: str
+    initiated: float = 0.0  # the double's clock (S3Double.clock) when created
     parts: dict[int, tuple[bytes, str, int]] = field(default_factory=dict)  # data, etag, crc
 
 
@@ -96,6 +105,8 @@ class S3Double:
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
+        # The server's clock (upload ages): a test may replace it with a fake one.
+        self.clock: Callable[[], float] = time.time
 
     # --- faults and the log ---
     def inject(
@@ -185,7 +196,7 @@ class S3Double:
         def effect() -> str:
             upload_id = f"up-{next(self._ids)}"
             with self._lock:
-                self.uploads[upload_id] = Upload(key)
+                self.uploads[upload_id] = Upload(key, self.clock())
             return upload_id
 
         return self._call("create_multipart", key, None, effect)
@@ -212,6 +223,18 @@ class S3Double:
             return [PartInfo(n, len(d), etag, crc32c_b64(crc)) for n, (d, etag, crc) in parts]
 
         return self._call("list_parts", key, upload_id, effect)
+
+    def list_uploads(self, prefix: str) -> UploadListing:
+        def effect() -> UploadListing:
+            with self._lock:
+                found = [
+                    UploadInfo(up.key, uid, up.initiated)
+                    for uid, up in sorted(self.uploads.items())
+                    if up.key.startswith(prefix)
+                ]
+            return UploadListing(found, self.clock())
+
+        return self._call("list_uploads", prefix, None, effect)
 
     def complete(self, key: str, upload_id: str, parts: list[Part]) -> Stored:
         def effect() -> Stored:

@@ -21,7 +21,14 @@ from s3tui.engine.remote.calls import (
 )
 from s3tui.engine.remote.errors import Failure, RemoteError, Scope, Withdrawal, classify
 from s3tui.engine.remote.start import open_remote
-from s3tui.engine.remote.store import ObjectInfo, PartInfo, S3Store, Stored
+from s3tui.engine.remote.store import (
+    ObjectInfo,
+    PartInfo,
+    S3Store,
+    Stored,
+    UploadInfo,
+    UploadListing,
+)
 
 __all__ = [
     "Failure",
@@ -32,6 +39,8 @@ __all__ = [
     "S3Store",
     "Scope",
     "Stored",
+    "UploadInfo",
+    "UploadListing",
     "Withdrawal",
     "check_bucket_name",
     "classify",

@@ -14,7 +14,14 @@ from s3tui.engine.journal import Journal
 from s3tui.engine.redact import without_userinfo
 from s3tui.engine.remote import fast
 from s3tui.engine.remote.errors import RemoteError, answer_lost, error_code
-from s3tui.engine.remote.store import ObjectInfo, Part, PartInfo, Stored
+from s3tui.engine.remote.store import (
+    ObjectInfo,
+    Part,
+    PartInfo,
+    Stored,
+    UploadInfo,
+    UploadListing,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,21 +217,16 @@ class Remote:
         self, key: str, since: float, known: set[str] | frozenset[str] = frozenset()
     ) -> int:
         """Abort the open uploads of exactly ``key`` initiated since wall time ``since`` (minus
-        a few seconds), except ``known`` ones. The server's clock is read from the listing's own
-        Date header, so a skewed local clock does not move the window."""
-        from email.utils import parsedate_to_datetime  # rare: not on the quick path
-
-        resp = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
-        date = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-        now_there = parsedate_to_datetime(date).timestamp() if date else time.time()
-        window = now_there - (time.time() - since) - STRAY_SLACK
+        a few seconds), except ``known`` ones. The window is placed on the server's clock, so a
+        skewed local clock does not move it."""
+        listing = self.list_uploads(key)
+        window = listing.server_time - (time.time() - since) - STRAY_SLACK
         aborted = 0
-        for u in resp.get("Uploads", []):
-            initiated = u.get("Initiated")
-            if u.get("Key") != key or u.get("UploadId") in known or initiated is None:
+        for u in listing.uploads:
+            if u.key != key or u.upload_id in known or u.initiated is None:
                 continue
-            if initiated.timestamp() >= window:
-                self.abort(key, u["UploadId"])
+            if u.initiated >= window:
+                self.abort(key, u.upload_id)
                 aborted += 1
         return aborted
 
@@ -339,11 +341,10 @@ class Remote:
         return object_info(resp)
 
     def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
-        """Every page of ListParts, one entry per part number (the last listed). SeaweedFS lists
-        both copies of a part that was sent twice, and not in the order they were sent (4.48
-        listed the newer copy first), so the entry of a part sent twice may be the older copy;
-        it leaves out the parts' checksums (``checksum_crc32c`` None)."""
-        parts: dict[int, PartInfo] = {}
+        """Every page of ListParts, every copy listed. SeaweedFS lists both copies of a part
+        that was sent twice (4.48: in the order sent) and leaves out the parts' checksums
+        (``checksum_crc32c`` None); completing with one copy's ETag makes that copy the part."""
+        parts: list[PartInfo] = []
         marker = 0
         while True:
             resp = self.client.list_parts(
@@ -351,10 +352,48 @@ class Remote:
             )
             for p in resp.get("Parts", []):
                 n = int(p["PartNumber"])
-                parts[n] = PartInfo(
-                    n, int(p.get("Size", 0)), _bare_or_none(p.get("ETag")), p.get("ChecksumCRC32C")
+                parts.append(
+                    PartInfo(
+                        n,
+                        int(p.get("Size", 0)),
+                        _bare_or_none(p.get("ETag")),
+                        p.get("ChecksumCRC32C"),
+                    )
                 )
             following = int(resp.get("NextPartNumberMarker") or 0)
             if not resp.get("IsTruncated") or following <= marker:
-                return [parts[n] for n in sorted(parts)]
+                return sorted(parts, key=lambda p: p.number)  # stable: copies stay as listed
             marker = following
+
+    def list_uploads(self, prefix: str) -> UploadListing:
+        """Every page of ListMultipartUploads under ``prefix``; the server's clock from the
+        first answer's Date header (the local one when it has none)."""
+        from email.utils import parsedate_to_datetime  # rare: not on the quick path
+
+        uploads: list[UploadInfo] = []
+        server_time: float | None = None
+        markers: dict[str, str] = {}
+        while True:
+            resp = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix, **markers)
+            if server_time is None:
+                date = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+                server_time = parsedate_to_datetime(date).timestamp() if date else time.time()
+            for u in resp.get("Uploads", []):
+                initiated = u.get("Initiated")
+                if any(seen.upload_id == u["UploadId"] for seen in uploads[-1:]):
+                    continue  # a store that repeats the marker's own entry
+                uploads.append(
+                    UploadInfo(
+                        u["Key"], u["UploadId"], initiated.timestamp() if initiated else None
+                    )
+                )
+            # AWS continues from both markers; SeaweedFS answers only NextUploadIdMarker and
+            # lists nothing when given a KeyMarker with it: pass back what the server gave.
+            following = {
+                name: str(resp[f"Next{name}"])
+                for name in ("KeyMarker", "UploadIdMarker")
+                if resp.get(f"Next{name}")
+            }
+            if not resp.get("IsTruncated") or not following or following == markers:
+                return UploadListing(uploads, server_time)
+            markers = following

@@ -40,6 +40,24 @@ class PartInfo:
     checksum_crc32c: str | None
 
 
+@dataclass(frozen=True)
+class UploadInfo:
+    """One open multipart upload, as ListMultipartUploads lists it."""
+
+    key: str
+    upload_id: str
+    initiated: float | None  # unix seconds, by the server's clock
+
+
+@dataclass(frozen=True)
+class UploadListing:
+    """The open uploads under a prefix, with the server's clock when it answered: ages are
+    ``server_time - initiated``, so a skewed local clock does not age them."""
+
+    uploads: list[UploadInfo]
+    server_time: float
+
+
 # A part as CompleteMultipartUpload lists it: (number, bare ETag, CRC32C).
 Part = tuple[int, str, int]
 
@@ -91,7 +109,13 @@ class S3Store(Protocol):
         ...
 
     def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
-        """The parts stored so far, every page, one per part number, by number."""
+        """The parts stored so far, every page, by number. A part sent twice may be listed
+        twice (SeaweedFS keeps both copies): the caller picks the copy it trusts by its ETag,
+        and completing with that ETag makes that copy the part."""
+        ...
+
+    def list_uploads(self, prefix: str) -> UploadListing:
+        """The open multipart uploads whose key starts with ``prefix``, every page."""
         ...
 
     def has_lost_creates(self) -> bool:
