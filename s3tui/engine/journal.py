@@ -161,6 +161,20 @@ def orphans(directory: Path | None = None) -> list[tuple[Path, Entry]]:
     return [(path, e) for path, e in entries(directory) if not e.writer_alive()]
 
 
+def left_open(
+    endpoint: str | None, bucket: str, key: str, directory: Path | None = None
+) -> list[tuple[Path, Entry]]:
+    """The uploads of ``key`` that dead runs left open on this endpoint, newest first: what a
+    rerun may resume. Pending entries (no upload id) are not among them."""
+    where = without_userinfo(endpoint) if endpoint else endpoint
+    found = [
+        (path, e)
+        for path, e in orphans(directory)
+        if not e.pending and e.upload_id and (e.endpoint, e.bucket, e.key) == (where, bucket, key)
+    ]
+    return sorted(found, key=lambda pe: pe[1].opened, reverse=True)
+
+
 def remove_spool(spool_dir: str | None) -> None:
     """Delete a dead run's spool directory: only one s3tui made (``s3tui-*``), only its files."""
     if not spool_dir:

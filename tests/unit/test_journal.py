@@ -70,3 +70,19 @@ def test_an_unwritable_journal_never_stops_an_upload(tmp_path: Path) -> None:
     Journal(blocker / "sub").opened("b", "k", "u")  # cannot mkdir under a file: ignored
     Journal(blocker / "sub").closed("u")
     assert os.path.isfile(blocker)
+
+
+def test_left_open_lists_dead_runs_uploads_of_one_key_newest_first(tmp_path: Path) -> None:
+    j = Journal(tmp_path, endpoint="http://user:secret@s3.test:9000")
+    j.opened("bkt", "k", "old")
+    j.opened("bkt", "k", "new")
+    j.opened("bkt", "other", "x")
+    j.creating("bkt", "k", 0.0)  # pending: no id to resume
+    assert journal.left_open("http://s3.test:9000", "bkt", "k", tmp_path) == []  # writer alive
+    for path in tmp_path.glob("*.json"):
+        data = json.loads(path.read_text())
+        opened = {"old": 1.0, "new": 2.0}.get(data["upload_id"], 0.0)
+        path.write_text(json.dumps({**data, "boot_id": "another-boot", "opened": opened}))
+    found = journal.left_open("http://s3.test:9000", "bkt", "k", tmp_path)
+    assert [e.upload_id for _, e in found] == ["new", "old"]
+    assert journal.left_open("http://elsewhere:9000", "bkt", "k", tmp_path) == []
