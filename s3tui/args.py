@@ -208,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="append one JSON line per request attempt (perf_data columns)",
     )
+    g.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="at the end, whatever the outcome, write the run's result (success, exit code, "
+        "bytes, duration, retries, end time) in the Prometheus text format, atomically, for "
+        "node_exporter's textfile collector (name it *.prom)",
+    )
 
     cleanup = sub.add_parser(
         "cleanup",
