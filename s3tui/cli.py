@@ -94,14 +94,14 @@ def _run(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
 
         return run_ps(show_all=ns.all, as_json=ns.json)
     if ns.command == "watch":
-        from s3tui.live.follow import pick, run_watch
+        from s3tui.live.follow import run_watch
         from s3tui.tui.terminal import terminal_available
 
         tty = sys.stdout.isatty() and sys.stdin.isatty()
         if not (ns.no_tui or ns.json) and tty and terminal_available():
             from s3tui.tui.watch_app import watch_dashboard
 
-            return watch_dashboard(pick(ns.id))
+            return watch_dashboard(ns.id)
         return run_watch(ns.id, json_lines=ns.json, quiet=ns.quiet)
     if ns.command == "demo":
         from s3tui.demo import run_demo

@@ -173,6 +173,15 @@ def test_watch_without_id_and_several_running_lists_them(s3_env: dict[str, str])
     assert p.returncode == 2
     err = p.stderr.decode()
     assert "aaaa1111" in err and "bbbb2222" in err and "name one" in err
+    assert err.splitlines()[-1] == (
+        "s3tui: error: 2 uploads are running (aaaa1111, bbbb2222): name one, `s3tui watch ID`"
+    )
+    p = subprocess.run(s3tui_cmd("watch", "--json"), env=s3_env, capture_output=True, timeout=30)
+    assert p.returncode == 2
+    listed = json.loads(p.stderr.decode().splitlines()[0])
+    assert listed["type"] == "uploads"
+    assert [u["id"] for u in listed["uploads"]] == ["aaaa1111", "bbbb2222"]
+    assert "(aaaa1111, bbbb2222): name one" in p.stderr.decode().splitlines()[-1]
     p = subprocess.run(s3tui_cmd("watch", "--no-tui", "zz"), env=s3_env, capture_output=True)
     assert p.returncode == 1 and "no upload 'zz'" in p.stderr.decode()
 
