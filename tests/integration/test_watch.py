@@ -250,8 +250,14 @@ def test_stop_from_a_watcher_aborts_the_upload(
     _feed(put, random_bytes(30 * MiB, seed=23), 1 * MiB, 0.0)
     ident = _wait_listed(s3_env)["id"]
     _wait_state(s3_env, ident, lambda s: s["parts_done"] >= 1)
+    watcher = subprocess.Popen(
+        s3tui_cmd("watch", "--no-tui", "-q", ident), env=s3_env, stderr=subprocess.PIPE
+    )
+    time.sleep(1.0)
     store.Entry(ident, _base(s3_env) / ident, {}).send("stop")
     assert put.wait(30) == 130
+    _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 130, err.decode()  # `watch ID && notify-send done` stays quiet
     assert "stopped from a watcher" in (put.stderr.read().decode() if put.stderr else "")
     assert_no_incomplete_uploads(s3_client, bucket)
     done = next(r for r in _ps(s3_env, "--all") if r["id"] == ident)

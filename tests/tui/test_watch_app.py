@@ -215,3 +215,33 @@ async def test_the_dashboard_says_when_the_upload_process_dies(
         await _until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert "process is gone" in shown
+
+
+async def test_watching_a_tree_shows_its_files() -> None:
+    """The files view of a directory upload, fed from what the tree's put publishes."""
+    import threading
+
+    from s3tui.live import store
+    from s3tui.live.publish import Publisher
+    from s3tui.tui.widgets import FilesPanel
+    from tests.tui.fakes import tree_job
+
+    job = tree_job()
+    threading.Thread(target=job.run, daemon=True).start()
+    while job.step_name != "busy":
+        job.advance()
+    pub = Publisher(job).start()
+    try:
+        app = make_watch_app(RemoteJob(pick(pub.id)))
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.frame is not None)
+            panel = app.query_one(FilesPanel)
+            assert panel.display and app.frame.snapshot.files_total > 0
+            shown = str(panel.draw(app.frame, 100))
+            assert "videos/holiday-2025.mp4" in shown and "uploading" in shown
+            assert "IMG_0104.jpg" in shown and "file changed while it was read" in shown
+            await pilot.press("q")
+    finally:
+        job.cancel(130, "test over")
+        pub.finish(None)
+        assert store.entries()[0].result is not None
