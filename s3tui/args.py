@@ -208,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="append one JSON line per request attempt (perf_data columns)",
     )
+    g.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="at the end, whatever the outcome, write the run's result (success, exit code, "
+        "bytes, duration, retries, end time) in the Prometheus text format, atomically, for "
+        "node_exporter's textfile collector (name it *.prom)",
+    )
 
     cleanup = sub.add_parser(
         "cleanup",
@@ -227,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("-a", "--all", action="store_true", help="add finished ones (last 3 days)")
     ps.add_argument("--json", action="store_true", help="one JSON array on stdout")
     watch = sub.add_parser("watch", help="follow a running upload (started anywhere, any mode)")
-    watch.add_argument("id", nargs="?", metavar="ID", help="from `s3tui ps` (none: the only one)")
+    watch.add_argument(
+        "id", nargs="?", metavar="ID", help="from `s3tui ps` (none: the only one, else a choice)"
+    )
     watch.add_argument("--no-tui", action="store_true", help="progress lines on stderr")
     watch.add_argument("--json", action="store_true", help="progress lines as JSON objects")
     watch.add_argument("-q", "--quiet", action="store_true", help="only the result")

@@ -53,12 +53,27 @@ def main(argv: list[str] | None = None) -> int:
             gc.enable()
 
 
+def _put(ns: argparse.Namespace) -> int:
+    from s3tui.settings import apply
+
+    if not ns.metrics_file:
+        return run_put(check_put(apply(ns)))
+    from pathlib import Path
+
+    from s3tui.report.metrics import MetricsFile
+
+    # Every outcome reaches the file, a usage error (a broken config on a cron host) included.
+    metrics = MetricsFile(Path(ns.metrics_file).expanduser())
+    with metrics.recording():
+        args = check_put(apply(ns))
+        metrics.destination(args.bucket, args.key)
+        return run_put(args, on_done=metrics.done)
+
+
 def _run(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     """The subcommand; a usage error raises UsageError (exit 2)."""
     if ns.command == "put":
-        from s3tui.settings import apply
-
-        return run_put(check_put(apply(ns)))
+        return _put(ns)
     if ns.command == "config":
         from s3tui.settings import run_config
 
@@ -79,14 +94,14 @@ def _run(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
 
         return run_ps(show_all=ns.all, as_json=ns.json)
     if ns.command == "watch":
-        from s3tui.live.follow import pick, run_watch
+        from s3tui.live.follow import run_watch
         from s3tui.tui.terminal import terminal_available
 
         tty = sys.stdout.isatty() and sys.stdin.isatty()
         if not (ns.no_tui or ns.json) and tty and terminal_available():
             from s3tui.tui.watch_app import watch_dashboard
 
-            return watch_dashboard(pick(ns.id))
+            return watch_dashboard(ns.id)
         return run_watch(ns.id, json_lines=ns.json, quiet=ns.quiet)
     if ns.command == "demo":
         from s3tui.demo import run_demo

@@ -14,21 +14,25 @@ from typing import TYPE_CHECKING
 from s3tui.errors import S3tuiError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from s3tui.engine.job import Result
     from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.walk import Filter
     from s3tui.put_args import PutArgs
 
 
-def run_put(args: PutArgs) -> int:
+def run_put(args: PutArgs, on_done: Callable[[Result], None] | None = None) -> int:
+    """``on_done`` gets the job's result once it has one (``--metrics-file`` writes it)."""
     if args.sources != ["-"]:
-        return run_tree(args)
+        return run_tree(args, on_done)
     if args.from_cmd is not None:
-        return run_from(args, args.from_cmd)
-    return run_stdin(args)
+        return run_from(args, args.from_cmd, on_done)
+    return run_stdin(args, on_done)
 
 
-def run_stdin(args: PutArgs) -> int:
+def run_stdin(args: PutArgs, on_done: Callable[[Result], None] | None = None) -> int:
     """``put - DEST``: the stream is stdin."""
     from s3tui.drive import drive_job
     from s3tui.engine.stream import StreamUpload  # not for trees: ~6 ms of their start-up
@@ -50,12 +54,12 @@ def run_stdin(args: PutArgs) -> int:
         on_record=[stats] if stats else None,
     )
     try:
-        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
+        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_done=on_done)
     finally:
         _close_stats(stats)
 
 
-def run_from(args: PutArgs, command: str) -> int:
+def run_from(args: PutArgs, command: str, on_done: Callable[[Result], None] | None = None) -> int:
     """``put --from CMD``: the stream is CMD's stdout, and only its exit 0 lets the upload
     complete (a pipe cannot tell a finished producer from a dead one)."""
     import subprocess
@@ -91,7 +95,14 @@ def run_from(args: PutArgs, command: str) -> int:
                 os.close(cmd_stdin)  # the command has its own copy
 
     try:
-        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_start=start)
+        return drive_job(
+            job,
+            tui=args.tui,
+            json_lines=args.json,
+            quiet=args.quiet,
+            on_start=start,
+            on_done=on_done,
+        )
     finally:
         producer.stop()  # the job stops it on every way out; this covers a failed start
         _close_stats(stats)
@@ -119,7 +130,7 @@ def _readable(fd: int) -> bool:
     return True
 
 
-def run_tree(args: PutArgs) -> int:
+def run_tree(args: PutArgs, on_done: Callable[[Result], None] | None = None) -> int:
     """Files and directories: a TreeUpload, or with --dry-run only the listing (no S3 at all)."""
     from s3tui.engine.walk import Filter, SourceError
 
@@ -148,7 +159,7 @@ def run_tree(args: PutArgs) -> int:
             on_record=[stats] if stats else None,
             on_file=[stats] if stats else None,
         )
-        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
+        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_done=on_done)
     finally:
         _close_stats(stats)
 

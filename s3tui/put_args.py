@@ -56,6 +56,7 @@ class PutArgs:
     json: bool
     quiet: bool
     stats_file: Path | None
+    metrics_file: Path | None = None  # put --metrics-file: the run's result for Prometheus
 
 
 def check_put(ns: argparse.Namespace) -> PutArgs:
@@ -85,6 +86,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         json=ns.json,
         quiet=ns.quiet,
         stats_file=stats,
+        metrics_file=_metrics_path(ns.metrics_file, tree.dry_run),
     )
 
 
@@ -383,6 +385,17 @@ def _stats_path(value: str | None) -> Path | None:
     if stats is not None and not stats.parent.is_dir():
         raise UsageError(f"--stats-file: directory {stats.parent} does not exist")
     return stats
+
+
+def _metrics_path(value: str | None, dry_run: bool) -> Path | None:
+    path = Path(value).expanduser() if value else None
+    if path is not None and dry_run:
+        raise UsageError("--metrics-file records an upload, and --dry-run sends nothing: drop one")
+    if path is not None and not path.parent.is_dir():
+        raise UsageError(f"--metrics-file: directory {path.parent} does not exist")
+    if path is not None and path.is_dir():
+        raise UsageError(f"--metrics-file {path} is a directory: name a file in it (*.prom)")
+    return path
 
 
 def _dashboard(ns: argparse.Namespace, stdin_is_data: bool, dry_run: bool) -> bool:

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from s3tui.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, S3tuiError, UsageError
+from s3tui.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, S3tuiError
 from s3tui.live import store
 from s3tui.live.model import RemoteProgress, result_from
 from s3tui.live.ps import DEAD_HINT, row, table
@@ -23,10 +23,16 @@ class NoUpload(S3tuiError):
 
 
 class SeveralUploads(S3tuiError):
+    """No ID (or a prefix of several) while several uploads run: ``entries`` are the choice."""
+
     exit_code = EXIT_USAGE
 
+    def __init__(self, message: str, entries: list[store.Entry]) -> None:
+        super().__init__(message)
+        self.entries = entries
 
-def pick(ident: str | None, out: TextIO | None = None) -> store.Entry:
+
+def pick(ident: str | None) -> store.Entry:
     """The upload ``ident`` names (an id or a unique prefix of one), or the only one running."""
     found = store.entries()
     if ident:
@@ -36,18 +42,32 @@ def pick(ident: str | None, out: TextIO | None = None) -> store.Entry:
         if not matches:
             raise NoUpload(f"no upload {ident!r} (`s3tui ps --all` lists them)")
         if len(matches) > 1:
-            raise UsageError(f"{ident!r} names {len(matches)} uploads: give more of the id")
+            raise SeveralUploads(
+                f"{ident!r} names {len(matches)} uploads: give more of the id", matches
+            )
         return matches[0]
     running = [e for e in found if e.status == "running"]
     if len(running) == 1:
         return running[0]
     if not running:
         raise NoUpload("no upload is running (`s3tui ps --all` lists finished ones)")
+    ids = ", ".join(e.id for e in running)
+    raise SeveralUploads(
+        f"{len(running)} uploads are running ({ids}): name one, `s3tui watch ID`", running
+    )
+
+
+def print_choices(err: SeveralUploads, json_lines: bool, out: TextIO | None = None) -> None:
+    """The uploads to choose from, as `ps` lists them (one JSON object with ``--json``)."""
     import time
 
-    for line in table([row(e) for e in running], False, time.time()):
-        print(line, file=out or sys.stderr)
-    raise SeveralUploads(f"{len(running)} uploads are running: name one, `s3tui watch ID`")
+    out = out or sys.stderr
+    rows = [row(e) for e in err.entries]
+    if json_lines:
+        print(json.dumps({"type": "uploads", "uploads": rows}), file=out)
+        return
+    for line in table(rows, False, time.time()):
+        print(line, file=out)
 
 
 def _reporter_class() -> Any:
@@ -126,7 +146,11 @@ def _say(reporter: Any, json_lines: bool, text: str, kind: str = "error") -> Non
 
 def run_watch(ident: str | None, *, json_lines: bool, quiet: bool) -> int:
     """``s3tui watch --no-tui``: follow the upload as headless lines until it ends."""
-    entry = pick(ident)
+    try:
+        entry = pick(ident)
+    except SeveralUploads as e:
+        print_choices(e, json_lines)
+        raise
     # Ctrl-C detaches: the upload is another process and goes on.
     stop = threading.Event()
 

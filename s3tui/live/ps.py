@@ -76,24 +76,52 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
-def table(rows: list[dict[str, Any]], with_result: bool, now: float) -> list[str]:
-    head = (
-        f"{'ID':<8}  {'SOURCE':<24}  {'DESTINATION':<32}  {'STATE':<10}  "
-        f"{'UPLOADED / TOTAL':>21}  {'%':>4}  {'RATE':>10}  {'ETA':>10}  {'RETRIES':>7}  "
-        f"{'PID':>7}  STARTED"
+# The columns of `ps` (and of `watch`'s picker): title, width, aligned right.
+COLUMNS: tuple[tuple[str, int, bool], ...] = (
+    ("ID", 8, False),
+    ("SOURCE", 24, False),
+    ("DESTINATION", 32, False),
+    ("STATE", 10, False),
+    ("UPLOADED / TOTAL", 21, True),
+    ("%", 4, True),
+    ("RATE", 10, True),
+    ("ETA", 10, True),
+    ("RETRIES", 7, True),
+    ("PID", 7, True),
+    ("STARTED", 0, False),
+)
+
+
+def cells(r: dict[str, Any], now: float) -> list[str]:
+    """One row of `ps` as the text of each column."""
+    total = format_size(r["total_size"]) if r["total_size"] else "?"
+    return [
+        r["id"],
+        _fit(r["source"], 24),
+        _fit(r["dest"], 32),
+        r["state"],
+        f"{format_size(r['bytes_uploaded'])} / {total}",
+        f"{r['percent']:.0f}%" if r["percent"] is not None else "-",
+        format_rate(r["rate"]) if r["rate"] is not None else "-",
+        humanize.naturaldelta(r["eta_s"]) if r["eta_s"] is not None else "-",
+        str(r["retries"]),
+        str(r["pid"]),
+        _ago(r["started"], now),
+    ]
+
+
+def _line(texts: list[str]) -> str:
+    return "  ".join(
+        f"{t:>{w}}" if right else f"{t:<{w}}"
+        for t, (_, w, right) in zip(texts, COLUMNS, strict=True)
     )
+
+
+def table(rows: list[dict[str, Any]], with_result: bool, now: float) -> list[str]:
+    head = _line([title for title, _, _ in COLUMNS])
     lines = [head + ("  EXIT  MESSAGE" if with_result else "")]
     for r in rows:
-        total = format_size(r["total_size"]) if r["total_size"] else "?"
-        done = f"{format_size(r['bytes_uploaded'])} / {total}"
-        pct = f"{r['percent']:.0f}%" if r["percent"] is not None else "-"
-        rate = format_rate(r["rate"]) if r["rate"] is not None else "-"
-        eta = humanize.naturaldelta(r["eta_s"]) if r["eta_s"] is not None else "-"
-        line = (
-            f"{r['id']:<8}  {_fit(r['source'], 24):<24}  {_fit(r['dest'], 32):<32}  "
-            f"{r['state']:<10}  {done:>21}  {pct:>4}  {rate:>10}  {eta:>10}  "
-            f"{r['retries']:>7}  {r['pid']:>7}  {_ago(r['started'], now)}"
-        )
+        line = _line(cells(r, now))
         if with_result and r["status"] != "running":
             code = r.get("exit_code")
             line += f"  {'-' if code is None else code:>4}  {r.get('message', '')}"

@@ -18,7 +18,6 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from s3tui.engine.job import Result
-from s3tui.live import store
 from s3tui.live.model import model_now
 from s3tui.live.remote_job import DETACHED, RemoteJob
 from s3tui.tui.app import UploadApp
@@ -143,10 +142,22 @@ def run_watch_app(job: RemoteJob) -> Result:
     return result
 
 
-def watch_dashboard(entry: store.Entry) -> int:
-    """The dashboard on ``entry``; its exit code once it ends, 0 when detached."""
+def watch_dashboard(ident: str | None) -> int:
+    """The dashboard on the upload ``ident`` names (with several to choose from, a picker
+    first); its exit code once it ends, 0 when detached or when none was chosen."""
+    from s3tui.live.follow import SeveralUploads, pick
     from s3tui.tui.outcome import print_outcome
 
+    try:
+        entry = pick(ident)
+    except SeveralUploads as e:
+        from s3tui.tui.picker import choose_upload
+
+        chosen = choose_upload(e.entries)
+        if chosen is None:
+            print("s3tui: no upload chosen; they go on", file=sys.stderr)
+            return 0
+        entry = chosen
     job = RemoteJob(entry)
     result = run_watch_app(job)
     if result.message == DETACHED:

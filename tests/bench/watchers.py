@@ -5,9 +5,11 @@
 
 A headless ``s3tui put`` of a MiB-sized incompressible stream into the lab server, alternately
 with no watcher and with 5 ``s3tui watch --no-tui`` processes attached, one of them stopped
-(SIGSTOP) for the whole run: a watcher that stops reading. Prints the put's MB/s each run and
-the medians. On a 2-core machine the watchers' own CPU competes with the upload; a stopped
-watcher has no way to reach the upload at all (they only read its state file).
+(SIGSTOP) for the whole run: a watcher that stops reading. Prints the put's MB/s (wall clock,
+start-up included) and its own CPU per GiB each run, and the medians. On a shared machine the
+wall clock drifts; the put's CPU does not, and it would grow if watchers made it do work. On a
+2-core machine the watchers' own CPU competes with the upload; a stopped watcher has no way to
+reach the upload at all (they only read its state file).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def main() -> None:
             f.write(rnd.randbytes(16 * MiB))
     s3tui = [sys.executable, "-m", "s3tui"]
     results: dict[int, list[float]] = {0: [], 5: []}
+    cpu: dict[int, list[float]] = {0: [], 5: []}  # the put's own CPU seconds per GiB
     try:
         for rep in range(reps):
             for watchers in (0, 5) if rep % 2 == 0 else (5, 0):
@@ -76,8 +79,11 @@ def main() -> None:
                             )
                         time.sleep(0.3)
                         ws[0].send_signal(signal.SIGSTOP)
-                    code = put.wait()
+                    _, status, put_ru = os.wait4(put.pid, 0)
                     wall = time.monotonic() - t0
+                    code = os.waitstatus_to_exitcode(status)
+                    put.returncode = code
+                    put_cpu = put_ru.ru_utime + put_ru.ru_stime
                     watcher_cpu = 0.0
                     for w in ws:
                         w.send_signal(signal.SIGCONT)
@@ -87,13 +93,17 @@ def main() -> None:
                         watcher_cpu += ru.ru_utime + ru.ru_stime
                 rate = size * MiB / wall / 1e6
                 results[watchers].append(rate)
+                cpu[watchers].append(put_cpu / (size / 1024))
                 print(
-                    f"rep {rep} watchers {watchers}: exit {code}, {wall:.2f}s, {rate:.1f} MB/s"
-                    + (f", the watchers' CPU {watcher_cpu:.2f}s in all" if watchers else "")
+                    f"rep {rep} watchers {watchers}: exit {code}, {wall:.2f}s, {rate:.1f} MB/s, "
+                    f"the put's CPU {put_cpu / (size / 1024):.2f} s/GiB"
+                    + (f", the watchers' CPU {watcher_cpu:.2f}s in all" if watchers else ""),
+                    flush=True,
                 )
         for n, rates in results.items():
             print(
-                f"{n} watchers: median {statistics.median(rates):.1f} MB/s over {len(rates)} runs"
+                f"{n} watchers: median {statistics.median(rates):.1f} MB/s, the put's CPU "
+                f"{statistics.median(cpu[n]):.2f} s/GiB, over {len(rates)} runs"
             )
     finally:
         server.stop()

@@ -173,6 +173,15 @@ def test_watch_without_id_and_several_running_lists_them(s3_env: dict[str, str])
     assert p.returncode == 2
     err = p.stderr.decode()
     assert "aaaa1111" in err and "bbbb2222" in err and "name one" in err
+    assert err.splitlines()[-1] == (
+        "s3tui: error: 2 uploads are running (aaaa1111, bbbb2222): name one, `s3tui watch ID`"
+    )
+    p = subprocess.run(s3tui_cmd("watch", "--json"), env=s3_env, capture_output=True, timeout=30)
+    assert p.returncode == 2
+    listed = json.loads(p.stderr.decode().splitlines()[0])
+    assert listed["type"] == "uploads"
+    assert [u["id"] for u in listed["uploads"]] == ["aaaa1111", "bbbb2222"]
+    assert "(aaaa1111, bbbb2222): name one" in p.stderr.decode().splitlines()[-1]
     p = subprocess.run(s3tui_cmd("watch", "--no-tui", "zz"), env=s3_env, capture_output=True)
     assert p.returncode == 1 and "no upload 'zz'" in p.stderr.decode()
 
@@ -241,8 +250,14 @@ def test_stop_from_a_watcher_aborts_the_upload(
     _feed(put, random_bytes(30 * MiB, seed=23), 1 * MiB, 0.0)
     ident = _wait_listed(s3_env)["id"]
     _wait_state(s3_env, ident, lambda s: s["parts_done"] >= 1)
+    watcher = subprocess.Popen(
+        s3tui_cmd("watch", "--no-tui", "-q", ident), env=s3_env, stderr=subprocess.PIPE
+    )
+    time.sleep(1.0)
     store.Entry(ident, _base(s3_env) / ident, {}).send("stop")
     assert put.wait(30) == 130
+    _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 130, err.decode()  # `watch ID && notify-send done` stays quiet
     assert "stopped from a watcher" in (put.stderr.read().decode() if put.stderr else "")
     assert_no_incomplete_uploads(s3_client, bucket)
     done = next(r for r in _ps(s3_env, "--all") if r["id"] == ident)

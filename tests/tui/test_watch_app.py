@@ -158,3 +158,90 @@ def test_s3tui_watch_in_a_terminal_opens_the_dashboard_and_q_detaches(
     assert put.poll() is None  # still uploading
     assert put.wait(60) == 0
     assert_object_landed(s3_client, bucket, "tty.bin", data, spool)
+
+
+async def test_stopping_the_upload_from_the_dashboard_asks_first(
+    local_s3: Any, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    from s3tui.tui.watch_app import ConfirmStop
+    from tests.helpers import assert_no_incomplete_uploads, assert_spool_empty
+
+    spool = tmp_path / "spool"
+    put = _start_put(
+        f"s3://{bucket}/stop.bin", s3_env, local_s3.endpoint_url, spool,
+        "--concurrency", "1", "--bwlimit", "3MB",
+    )  # fmt: skip
+    _feed(put, random_bytes(40 * MiB, seed=25), 1 * MiB, 0.0)
+    ident = _wait_listed(s3_env)["id"]
+    job = RemoteJob(pick(ident))
+    app = make_watch_app(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(pilot, lambda: app.frame and app.frame.snapshot.bytes_sent > 0)
+        await pilot.press("s")
+        assert isinstance(app.screen, ConfirmStop)
+        await pilot.press("n")  # changed its mind: nothing is sent
+        assert not isinstance(app.screen, ConfirmStop)
+        assert not list(job.entry.path.glob("cmd-*"))
+        await pilot.pause(1.0)
+        assert put.poll() is None
+        await pilot.press("s")
+        await pilot.press("y")
+        await _until(pilot, lambda: app.outcome is not None, timeout=30)
+        assert app.outcome.exit_code == 130 and "stopped from a watcher" in app.outcome.message
+    assert put.wait(30) == 130
+    assert_no_incomplete_uploads(s3_client, bucket)
+    assert_spool_empty(spool)
+
+
+async def test_the_dashboard_says_when_the_upload_process_dies(
+    local_s3: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    import signal
+
+    from s3tui.tui.screens import SummaryScreen
+
+    put = _start_put(f"s3://{bucket}/dies.bin", s3_env, local_s3.endpoint_url, tmp_path / "sp")
+    _feed(put, random_bytes(8 * MiB, seed=26), 256 * 1024, 0.25)
+    ident = _wait_listed(s3_env)["id"]
+    app = make_watch_app(RemoteJob(pick(ident)))
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(pilot, lambda: app.frame and app.frame.snapshot.bytes_read > 0)
+        put.send_signal(signal.SIGKILL)
+        put.wait(10)
+        await _until(pilot, lambda: app.outcome is not None, timeout=15)
+        assert app.outcome.exit_code == 1
+        assert "process is gone" in app.outcome.message
+        assert "s3tui cleanup" in app.outcome.message
+        await _until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "process is gone" in shown
+
+
+async def test_watching_a_tree_shows_its_files() -> None:
+    """The files view of a directory upload, fed from what the tree's put publishes."""
+    import threading
+
+    from s3tui.live import store
+    from s3tui.live.publish import Publisher
+    from s3tui.tui.widgets import FilesPanel
+    from tests.tui.fakes import tree_job
+
+    job = tree_job()
+    threading.Thread(target=job.run, daemon=True).start()
+    while job.step_name != "busy":
+        job.advance()
+    pub = Publisher(job).start()
+    try:
+        app = make_watch_app(RemoteJob(pick(pub.id)))
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.frame is not None)
+            panel = app.query_one(FilesPanel)
+            assert panel.display and app.frame.snapshot.files_total > 0
+            shown = str(panel.draw(app.frame, 100))
+            assert "videos/holiday-2025.mp4" in shown and "uploading" in shown
+            assert "IMG_0104.jpg" in shown and "file changed while it was read" in shown
+            await pilot.press("q")
+    finally:
+        job.cancel(130, "test over")
+        pub.finish(None)
+        assert store.entries()[0].result is not None
