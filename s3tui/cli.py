@@ -63,6 +63,10 @@ def _run(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
         from s3tui.settings import run_config
 
         return run_config(ns)
+    if ns.command == "verify":
+        from s3tui.verify import run_verify
+
+        return run_verify(ns)
     if ns.command == "cleanup":
         from s3tui.cleanup import run_cleanup
 

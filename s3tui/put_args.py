@@ -61,7 +61,7 @@ class PutArgs:
 def check_put(ns: argparse.Namespace) -> PutArgs:
     """Turn parsed arguments into a checked plan, or raise UsageError (exit 2)."""
     sources, bucket, key = _destination(ns)
-    _check_bucket(bucket)
+    check_bucket(bucket)
     tree = _check_sources(ns, sources, key)
     check_region(ns.region)
     check_endpoint(ns.endpoint_url)
@@ -137,7 +137,7 @@ def parse_dest(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _check_bucket(bucket: str) -> None:
+def check_bucket(bucket: str) -> None:
     from s3tui.engine.remote import check_bucket_name
 
     try:
