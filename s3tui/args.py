@@ -160,6 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="never replace an existing object (a conditional write, If-None-Match: *): an "
         "existing key fails, and its object stays as it was",
     )
+    g.add_argument(
+        "--object-lock-mode",
+        type=str.upper,
+        choices=("GOVERNANCE", "COMPLIANCE"),
+        help="retention (WORM) for the object, with --retain-until or --retain-for; the "
+        "bucket must have object lock enabled",
+    )
+    g.add_argument(
+        "--retain-until",
+        metavar="DATE",
+        help="retention end, ISO 8601 (2027-01-31, 2027-01-31T12:00:00+01:00; no zone: UTC)",
+    )
+    g.add_argument("--retain-for", metavar="N[d|w|h]", help="retention from now, e.g. 30d")
+    g.add_argument("--legal-hold", action="store_true", help="put a legal hold on the object")
     g = put.add_argument_group(
         "files and directories",
         "A DEST ending in '/' is a prefix: a directory's contents and named files go under it, "
