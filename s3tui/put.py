@@ -231,17 +231,14 @@ def _check_object_lock(remote: Remote) -> None:
     """Object lock asked for: the bucket must allow it, said before anything is read or sent
     (the server's own refusal comes only at the first PutObject, or at the complete)."""
     from s3tui.engine.remote import classify
+    from s3tui.engine.remote.errors import no_object_lock
 
     try:
         enabled = remote.object_lock_enabled()
     except Exception as e:
         raise S3tuiError(classify(e, remote.bucket, "", remote.endpoint).message) from None
     if enabled is False:
-        raise S3tuiError(
-            f"bucket {remote.bucket} does not have object lock enabled, so --object-lock-mode "
-            "and --legal-hold cannot apply: use a bucket created with object lock, or drop "
-            "those options"
-        )
+        raise S3tuiError(no_object_lock(remote.bucket))
 
 
 def _open_stats(path: Path | None) -> StatsFile | None:

@@ -60,3 +60,16 @@ def test_no_lock_sends_no_lock_headers() -> None:
 def test_bad_retention_is_one_usage_line(argv: tuple[str, ...], words: str) -> None:
     with pytest.raises(UsageError, match=words):
         _options(*argv)
+
+
+def test_the_servers_refusal_of_a_lock_is_the_same_clear_line() -> None:
+    """When the bucket's configuration could not be read first, AWS's (and moto's) answer to
+    the PutObject is told in the same words, and stops the whole job."""
+    from s3tui.engine.remote import Scope, classify
+    from tests.s3double import s3_error
+
+    f = classify(
+        s3_error("InvalidRequest", 400, "Bucket is missing ObjectLockConfiguration"), "bkt"
+    )
+    assert f.scope is Scope.JOB and not f.retryable
+    assert f.message.startswith("bucket bkt does not have object lock enabled")
