@@ -328,7 +328,8 @@ def _by_download(
                     return _differs_at(path, key, size, offset, "the object is longer")
             n = min(len(pending), len(view))
             if view[:n] != pending[:n]:
-                return _differs_at(path, key, size, offset, "")
+                at = offset + next(i for i in range(n) if view[i] != pending[i])
+                return _differs_at(path, key, size, at, "")
             offset += n
             view, pending = view[n:], pending[n:]
     if pending or next(local, b""):
@@ -337,7 +338,8 @@ def _by_download(
 
 
 def _differs_at(path: str, key: str, size: int, offset: int, why: str) -> Verdict:
-    return Verdict(path, key, size, DOWNLOADED, DIFFERS, why or f"differs within bytes {offset}+")
+    detail = why or f"first difference at byte {offset:,}"
+    return Verdict(path, key, size, DOWNLOADED, DIFFERS, detail)
 
 
 class Counter:
