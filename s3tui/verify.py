@@ -51,13 +51,14 @@ def run_verify(ns: argparse.Namespace) -> int:
     out = _Output(sys.stdout, sys.stderr, ns.json, ns.quiet)
     for path, why in listing.warnings:
         out.warning(path, why)
-    verdicts = _check_all(remote, listing.entries, ns, out)
-    extra: list[tuple[str, int]] = []
-    if is_dir:
-        from s3tui.engine.walk import prefix_of
+    # Listed first: a missing bucket or bad credentials is one line, not every file "missing"
+    # (HeadObject answers a bare 404 for a missing bucket too).
+    from s3tui.engine.walk import prefix_of
 
-        known = {e.key for e in listing.entries}
-        extra = [(k, n) for k, n in _listed(remote, prefix_of(key)) if k not in known]
+    stored = _listed(remote, prefix_of(key) if is_dir else key, None if is_dir else 1)
+    verdicts = _check_all(remote, listing.entries, ns, out)
+    known = {e.key for e in listing.entries}
+    extra = [(k, n) for k, n in stored if k not in known] if is_dir else []
     return out.finish(verdicts, listing.failures, extra, bucket)
 
 
@@ -76,11 +77,11 @@ def _remote(bucket: str, ns: argparse.Namespace) -> Any:
         raise S3tuiError(str(e)) from None
 
 
-def _listed(remote: Any, prefix: str) -> list[tuple[str, int]]:
+def _listed(remote: Any, prefix: str, limit: int | None) -> list[tuple[str, int]]:
     from s3tui.engine.remote import classify
 
     try:
-        return list(remote.list_keys(prefix))
+        return list(remote.list_keys(prefix, limit))
     except Exception as e:
         raise S3tuiError(classify(e, remote.bucket, prefix, remote.endpoint).message) from None
 

@@ -244,6 +244,15 @@ def test_verify_an_object_without_checksums(target: Target, tmp_path: Path) -> N
     assert r.code == 1 and _rows(r)[str(local)]["result"] == "differs", r.stdout
 
 
+def test_verify_against_a_missing_bucket_is_one_line(target: Target, tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"data")
+    r = target.verify(str(tmp_path / "f"), f"s3://{target.bucket}-gone/f")
+    assert r.code == 1, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not exist" in lines[0], r.stderr
+    assert r.stdout == ""
+
+
 # --- the s3_uploader command line ---
 
 

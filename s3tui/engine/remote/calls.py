@@ -422,10 +422,10 @@ class Remote:
                 return sizes if total is None or int(total) == len(sizes) else None
             marker = following
 
-    def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
-        """Every object under ``prefix``: (key, size), every page."""
+    def list_keys(self, prefix: str, limit: int | None = None) -> Iterator[tuple[str, int]]:
+        """The objects under ``prefix`` (all, or the first ``limit``): (key, size)."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"MaxItems": limit}
         )
         for page in pages:
             for o in page.get("Contents", []):
