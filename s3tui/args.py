@@ -160,6 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="never replace an existing object (a conditional write, If-None-Match: *): an "
         "existing key fails, and its object stays as it was",
     )
+    g.add_argument(
+        "--object-lock-mode",
+        type=str.upper,
+        choices=("GOVERNANCE", "COMPLIANCE"),
+        help="retention (WORM) for the object, with --retain-until or --retain-for; the "
+        "bucket must have object lock enabled",
+    )
+    g.add_argument(
+        "--retain-until",
+        metavar="DATE",
+        help="retention end, ISO 8601 (2027-01-31, 2027-01-31T12:00:00+01:00; no zone: UTC)",
+    )
+    g.add_argument("--retain-for", metavar="N[d|w|h]", help="retention from now, e.g. 30d")
+    g.add_argument("--legal-hold", action="store_true", help="put a legal hold on the object")
     g = put.add_argument_group(
         "files and directories",
         "A DEST ending in '/' is a prefix: a directory's contents and named files go under it, "
@@ -256,9 +270,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--store", metavar="NAME", help="with [stores.NAME] over the defaults")
 
+    _add_verify(sub)
     demo = sub.add_parser(
         "demo", help="a first run: local S3 server, a slow stream with faults, the dashboard"
     )
     demo.add_argument("--no-tui", action="store_true", help="headless: progress on stderr")
     demo.add_argument("--size", default="120MiB", metavar="SIZE", help="stream size (120MiB)")
     return p
+
+
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    v = sub.add_parser(
+        "verify",
+        help="check that stored objects hold the local bytes (stored checksums, else download)",
+        description="Check LOCAL (a file, or a directory's files, mapped to keys as `s3tui put "
+        "LOCAL DEST` maps them) against the objects at DEST. A stored checksum (CRC32C, "
+        "CRC64NVME, CRC32, SHA-256, SHA-1) or an MD5 ETag decides without a download; else the "
+        "object is streamed and compared. Exit 0: all match; 1: one differs, is missing or "
+        "could not be checked; 2: bad input. Objects under the prefix with no local file are "
+        "listed as 'only in S3' and do not fail the check.",
+    )
+    v.add_argument("local", metavar="LOCAL", help="a file or a directory")
+    v.add_argument("dest", metavar="DEST", help="s3://BUCKET/KEY, or s3://BUCKET/prefix/")
+    v.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    v.add_argument("--region", help="region (default: from the AWS config, else us-east-1)")
+    v.add_argument("--profile", help="named profile from ~/.aws/config")
+    v.add_argument("--include", action="append", default=[], metavar="GLOB", help="as for put")
+    v.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="as for put")
+    v.add_argument("--follow-symlinks", action="store_true", help="as for put")
+    v.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="files checked at once (8)"
+    )
+    v.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download: a file no stored checksum decides is reported as not checked",
+    )
+    v.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+    v.add_argument("-q", "--quiet", action="store_true", help="no progress, only the table")

@@ -18,6 +18,7 @@ from s3tui.engine.redact import without_userinfo
 from s3tui.errors import EXIT_SIGINT, S3tuiError, UsageError
 from s3tui.put import run_put
 from s3tui.put_args import check_endpoint, check_put, check_region, want_dashboard
+from s3tui.seed_flags import translate
 from s3tui.sizes import parse_size
 
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()
     parser = build_parser()
     try:
-        return _run(parser, parser.parse_args(argv))
+        return _run(parser, parser.parse_args(translate(sys.argv[1:] if argv is None else argv)))
     except S3tuiError as e:
         print(f"s3tui: error: {without_userinfo(str(e))}", file=sys.stderr)
         return e.exit_code
@@ -78,6 +79,10 @@ def _run(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
         from s3tui.settings import run_config
 
         return run_config(ns)
+    if ns.command == "verify":
+        from s3tui.verify import run_verify
+
+        return run_verify(ns)
     if ns.command == "cleanup":
         from s3tui.cleanup import run_cleanup
 

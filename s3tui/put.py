@@ -221,7 +221,7 @@ def _remote(args: PutArgs, quick: bool = False) -> Remote:
         )
     journal = Journal(endpoint=args.endpoint_url, region=args.region, profile=args.profile)
     try:
-        return open_remote(
+        remote = open_remote(
             args.bucket,
             endpoint_url=args.endpoint_url,
             region=args.region,
@@ -233,6 +233,23 @@ def _remote(args: PutArgs, quick: bool = False) -> Remote:
         )
     except RemoteError as e:
         raise S3tuiError(str(e)) from None
+    if args.options.object_lock:
+        _check_object_lock(remote)
+    return remote
+
+
+def _check_object_lock(remote: Remote) -> None:
+    """Object lock asked for: the bucket must allow it, said before anything is read or sent
+    (the server's own refusal comes only at the first PutObject, or at the complete)."""
+    from s3tui.engine.remote import classify
+    from s3tui.engine.remote.errors import no_object_lock
+
+    try:
+        enabled = remote.object_lock_enabled()
+    except Exception as e:
+        raise S3tuiError(classify(e, remote.bucket, "", remote.endpoint).message) from None
+    if enabled is False:
+        raise S3tuiError(no_object_lock(remote.bucket))
 
 
 def _open_stats(path: Path | None) -> StatsFile | None:

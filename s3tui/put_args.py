@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -62,7 +63,7 @@ class PutArgs:
 def check_put(ns: argparse.Namespace) -> PutArgs:
     """Turn parsed arguments into a checked plan, or raise UsageError (exit 2)."""
     sources, bucket, key = _destination(ns)
-    _check_bucket(bucket)
+    check_bucket(bucket)
     tree = _check_sources(ns, sources, key)
     check_region(ns.region)
     check_endpoint(ns.endpoint_url)
@@ -139,7 +140,7 @@ def parse_dest(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _check_bucket(bucket: str) -> None:
+def check_bucket(bucket: str) -> None:
     from s3tui.engine.remote import check_bucket_name
 
     try:
@@ -307,6 +308,7 @@ def _object_options(ns: argparse.Namespace) -> ObjectOptions:
         if k in tags:
             raise UsageError(f"--tags: the key {k!r} is given twice (S3 keeps one value per key)")
         tags[k] = v
+    mode, until = _retention(ns)
     if ns.sse_kms_key_id and ns.sse not in ("aws:kms", "aws:kms:dsse"):
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
     try:
@@ -319,9 +321,51 @@ def _object_options(ns: argparse.Namespace) -> ObjectOptions:
             metadata=metadata,
             tags=tags,
             no_clobber=ns.no_clobber,
+            object_lock_mode=mode,
+            retain_until=until,
+            legal_hold=getattr(ns, "legal_hold", False),
         )
     except OptionError as e:
         raise _usage(e, ns) from None
+
+
+_SPAN = re.compile(r"([1-9][0-9]{0,5})([hdw])")
+_SPAN_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+
+
+def _retention(ns: argparse.Namespace) -> tuple[str | None, datetime | None]:
+    """--object-lock-mode with --retain-until DATE or --retain-for SPAN: the mode and the date
+    (UTC when the date has no zone), which must lie in the future."""
+    mode = getattr(ns, "object_lock_mode", None)
+    until_text, span = getattr(ns, "retain_until", None), getattr(ns, "retain_for", None)
+    if until_text and span:
+        raise UsageError("--retain-until and --retain-for say the same thing: give one")
+    if mode is None:
+        if until_text or span:
+            flag = "--retain-until" if until_text else "--retain-for"
+            raise UsageError(f"{flag} needs --object-lock-mode GOVERNANCE or COMPLIANCE")
+        return None, None
+    now = datetime.now(UTC)
+    if span:
+        m = _SPAN.fullmatch(span.strip().lower())
+        if m is None:
+            raise UsageError(f"--retain-for {span!r}: write a count and h, d or w, e.g. 30d")
+        until = now + timedelta(hours=int(m.group(1)) * _SPAN_HOURS[m.group(2)])
+    elif until_text:
+        try:
+            until = datetime.fromisoformat(until_text.strip())
+        except ValueError:
+            raise UsageError(
+                f"--retain-until {until_text!r} is not an ISO 8601 date: write e.g. 2027-01-31 "
+                "or 2027-01-31T12:00:00Z"
+            ) from None
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        if until <= now:
+            raise UsageError(f"--retain-until {until_text!r} is not in the future")
+    else:
+        raise UsageError(f"--object-lock-mode {mode} needs --retain-until DATE or --retain-for N")
+    return mode, until
 
 
 def _size(value: str | None, flag: str) -> int | None:
@@ -350,6 +394,8 @@ _FLAGS = {
     "storage_class": "--storage-class",
     "metadata": "--metadata",
     "tags": "--tags",
+    "object_lock_mode": "--object-lock-mode",
+    "retain_until": "--retain-until",
 }
 
 

@@ -107,3 +107,26 @@ def fault_proxy(local_s3: LocalS3) -> Iterator[FaultProxy]:
     """A FaultProxy in front of local_s3 with no rules; point clients at fault_proxy.url."""
     with FaultProxy(local_s3.endpoint_url) as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """moto's S3 server (a second implementation, AWS's semantics) for the whole session."""
+    from tests.motoserver import MotoS3, moto_available
+
+    if not moto_available():
+        pytest.skip("moto not installed: pip install 'moto[server]' to run second-server tests")
+    server = MotoS3(tmp_path_factory.mktemp("moto")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["seaweedfs", "moto"])
+def any_s3(request: pytest.FixtureRequest) -> Any:
+    """Each S3 implementation in turn: SeaweedFS (LocalS3), then moto (MotoS3). ``.name`` says
+    which, for the features one of them lacks."""
+    if request.param == "moto":
+        return request.getfixturevalue("moto_s3")
+    return request.getfixturevalue("local_s3")

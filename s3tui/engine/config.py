@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -54,6 +55,7 @@ def header_value_problem(text: str) -> str | None:
 
 
 MAX_TAGS = 10  # S3's limit per object
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 # What both HTTP stacks (botocore's and the fast path's) use. The read timeout is a per-socket
 # backstop only; the watchdog enforces the real, adaptive deadline.
@@ -76,8 +78,23 @@ class ObjectOptions:
     # Never replace an existing object: ``If-None-Match: *`` on PutObject and on
     # CompleteMultipartUpload (Remote carries it from the create to the complete).
     no_clobber: bool = False
+    # Object lock (WORM): a retention mode with the date it holds until, and/or a legal hold.
+    # The bucket must have object lock enabled (the put checks it before uploading).
+    object_lock_mode: str | None = None  # GOVERNANCE or COMPLIANCE
+    retain_until: datetime | None = None  # timezone-aware
+    legal_hold: bool = False
 
     def __post_init__(self) -> None:
+        if (self.object_lock_mode is None) != (self.retain_until is None):
+            raise OptionError(
+                "object_lock_mode",
+                self.object_lock_mode,
+                "a retention needs both a mode (GOVERNANCE or COMPLIANCE) and a date to hold until",
+            )
+        if self.object_lock_mode not in (None, *LOCK_MODES):
+            raise OptionError("object_lock_mode", self.object_lock_mode, "GOVERNANCE or COMPLIANCE")
+        if self.retain_until is not None and self.retain_until.tzinfo is None:
+            raise OptionError("retain_until", self.retain_until, "needs a time zone (e.g. Z)")
         for name in ("content_type", "acl", "sse", "sse_kms_key_id", "storage_class"):
             value = getattr(self, name)
             if value is not None and (problem := header_value_problem(value)):
@@ -129,7 +146,17 @@ class ObjectOptions:
             )
         if self.no_clobber:
             args["IfNoneMatch"] = "*"
+        if self.object_lock_mode and self.retain_until:
+            args["ObjectLockMode"] = self.object_lock_mode
+            args["ObjectLockRetainUntilDate"] = self.retain_until
+        if self.legal_hold:
+            args["ObjectLockLegalHoldStatus"] = "ON"
         return args
+
+    @property
+    def object_lock(self) -> bool:
+        """Whether the object is to be locked (the bucket must allow it)."""
+        return self.object_lock_mode is not None or self.legal_hold
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ class LocalS3:
     """
 
     region = "us-east-1"
+    name = "seaweedfs"  # which S3 implementation, for tests that run on several
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from s3tui.engine.journal import Journal
@@ -16,6 +16,7 @@ from s3tui.engine.remote import fast
 from s3tui.engine.remote.errors import RemoteError, answer_lost, error_code
 from s3tui.engine.remote.store import (
     ObjectInfo,
+    ObjectSums,
     Part,
     PartInfo,
     Stored,
@@ -315,6 +316,10 @@ class Remote:
             if resp is not None:
                 _echoed_checksum(resp, expected, key)
                 return stored_answer(resp)
+        if "ObjectLockMode" in extra or "ObjectLockLegalHoldStatus" in extra:
+            # A locked object needs Content-MD5 or a checksum; the value header alone is
+            # refused by moto ("x-amz-sdk-checksum-algorithm header required"), as AWS words it.
+            extra = {**extra, "ChecksumAlgorithm": "CRC32C"}
         resp = self.client.put_object(
             Bucket=self.bucket,
             Key=key,
@@ -397,3 +402,102 @@ class Remote:
             if not resp.get("IsTruncated") or not following or following == markers:
                 return UploadListing(uploads, server_time)
             markers = following
+
+    # --- reading back: object lock, and what `s3tui verify` compares ---
+
+    def object_lock_enabled(self) -> bool | None:
+        """Whether the bucket has object lock enabled; None when the store will not say (no
+        permission, not implemented): the upload then learns it from the server's answer."""
+        try:
+            resp = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except Exception as e:
+            if error_code(e) == "ObjectLockConfigurationNotFoundError":
+                return False
+            if error_code(e) in ("NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise
+            return None
+        cfg = resp.get("ObjectLockConfiguration") or {}
+        return cfg.get("ObjectLockEnabled") == "Enabled"
+
+    def head_sums(self, key: str, part_number: int | None = None) -> ObjectSums | None:
+        """HeadObject with every checksum it reports; with ``part_number`` the answer's size is
+        that part's and ``parts_count`` the object's part count. None when there is no object."""
+        extra: dict[str, Any] = {"PartNumber": part_number} if part_number else {}
+        try:
+            resp = self.client.head_object(
+                Bucket=self.bucket, Key=key, ChecksumMode="ENABLED", **extra
+            )
+        except Exception as e:
+            if error_code(e) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return object_sums(resp)
+
+    def part_sizes(self, key: str) -> list[int] | None:
+        """Each part's size, from GetObjectAttributes (every page); None when the store does
+        not list them (moto 5.2 leaves ObjectParts out) or refuses the call."""
+        sizes: list[int] = []
+        marker = 0
+        while True:
+            try:
+                resp = self.client.get_object_attributes(
+                    Bucket=self.bucket,
+                    Key=key,
+                    ObjectAttributes=["ObjectParts"],
+                    MaxParts=1000,
+                    PartNumberMarker=marker,
+                )
+            except Exception as e:
+                if error_code(e) in ("InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                    raise
+                return None
+            listing = resp.get("ObjectParts") or {}
+            parts = listing.get("Parts") or []
+            if not parts or any("Size" not in p for p in parts):
+                return None
+            sizes += [int(p["Size"]) for p in sorted(parts, key=lambda p: p["PartNumber"])]
+            following = int(listing.get("NextPartNumberMarker") or 0)
+            if not listing.get("IsTruncated") or following <= marker:
+                total = listing.get("TotalPartsCount")
+                return sizes if total is None or int(total) == len(sizes) else None
+            marker = following
+
+    def list_keys(self, prefix: str, limit: int | None = None) -> Iterator[tuple[str, int]]:
+        """The objects under ``prefix`` (all, or the first ``limit``): (key, size)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"MaxItems": limit}
+        )
+        for page in pages:
+            for o in page.get("Contents", []):
+                yield o["Key"], int(o.get("Size", 0))
+
+    def read_object(self, key: str, block: int = 1 << 20) -> Iterator[bytes]:
+        """The object's bytes (GetObject), in blocks of up to ``block`` bytes."""
+        resp = self.client.get_object(Bucket=self.bucket, Key=key)
+        body = resp["Body"]
+        try:
+            yield from body.iter_chunks(block)
+        finally:
+            body.close()
+
+
+_SUMS = {
+    "crc32c": "ChecksumCRC32C",
+    "crc32": "ChecksumCRC32",
+    "crc64nvme": "ChecksumCRC64NVME",
+    "sha256": "ChecksumSHA256",
+    "sha1": "ChecksumSHA1",
+}
+
+
+def object_sums(resp: dict[str, Any]) -> ObjectSums:
+    """What a HeadObject answer says of the object's content."""
+    return ObjectSums(
+        size=resp.get("ContentLength"),
+        etag=_bare_or_none(resp.get("ETag")),
+        checksums={name: resp[field] for name, field in _SUMS.items() if resp.get(field)},
+        checksum_type=resp.get("ChecksumType"),
+        parts_count=resp.get("PartsCount"),
+        sse=resp.get("ServerSideEncryption")
+        or ("SSE-C" if resp.get("SSECustomerAlgorithm") else None),
+    )

@@ -85,6 +85,17 @@ RETRYABLE_CODES = {
 RETRYABLE_STATUS = {500, 502, 503, 504}
 
 
+def no_object_lock(bucket: str) -> str:
+    return (
+        f"bucket {bucket} does not have object lock enabled, so --object-lock-mode and "
+        "--legal-hold cannot apply: use a bucket created with object lock, or drop those options"
+    )
+
+
+def _squashed(text: object) -> str:
+    return str(text or "").replace(" ", "").lower()
+
+
 def _fatal_message(code: str, status: int, bucket: str, key: str, endpoint: str) -> str:
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
     messages = {
@@ -190,6 +201,10 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
                 Scope.FILE,
                 code or "PreconditionFailed",
             )
+        if code == "InvalidRequest" and "objectlock" in _squashed(err.get("Message")):
+            # AWS (and moto): "Bucket is missing ObjectLockConfiguration", when the check
+            # before the upload could not read the bucket's configuration.
+            return Failure(False, False, code, no_object_lock(bucket), Scope.JOB, code)
         if code in ("404", "NotFound") and not key:
             code = "NoSuchBucket"
         if code == "403":

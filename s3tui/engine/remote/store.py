@@ -31,6 +31,22 @@ class ObjectInfo:
 
 
 @dataclass(frozen=True)
+class ObjectSums:
+    """What a HeadObject says of an object's content, for ``s3tui verify``: every checksum it
+    reported (``{"crc32c": "b64", ...}``, composite ones with ``-N``), the checksum type
+    (FULL_OBJECT / COMPOSITE, when the store says), the part count (only a HeadObject with a
+    PartNumber gives it; its size is then that part's) and the server-side encryption, under
+    which an ETag is not an MD5."""
+
+    size: int | None
+    etag: str | None
+    checksums: dict[str, str]
+    checksum_type: str | None = None
+    parts_count: int | None = None
+    sse: str | None = None
+
+
+@dataclass(frozen=True)
 class PartInfo:
     """One part of an open multipart upload, as ListParts lists it."""
 

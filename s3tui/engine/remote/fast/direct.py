@@ -201,7 +201,15 @@ class DirectPut:
             self._templates[options] = template
         keep = template.to_json()
         secret = any("customer-key" in name.lower() for name, _ in template.headers)  # SSE-C
-        if self._cache is not None and not secret and self._cached.get(options) != keep:
+        # A retention date differs on every run (--retain-for): kept on disk, each run would
+        # add a template no later run can use.
+        dated = "ObjectLockRetainUntilDate" in extra
+        if (
+            self._cache is not None
+            and not secret
+            and not dated
+            and self._cached.get(options) != keep
+        ):
             self._cache.save(options, keep)
             self._cached[options] = keep
 
