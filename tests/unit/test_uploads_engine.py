@@ -9,7 +9,7 @@ import time
 from s3tui.engine.crc import crc32c
 from s3tui.engine.journal import Entry
 from s3tui.engine.remote import PartInfo
-from s3tui.engine.uploads import abort_confirmed, survey, writers
+from s3tui.engine.uploads import OpenUpload, abort_confirmed, survey, writers
 from tests.s3double import S3Double, s3_error
 
 
@@ -97,7 +97,7 @@ class AbortLeavesParts(S3Double):
         return super().abort(key, upload_id)
 
 
-def _one(s3: S3Double, key: str = "k"):  # noqa: ANN202
+def _one(s3: S3Double, key: str = "k") -> OpenUpload:
     up = s3.create_multipart(key, {})
     _part(s3, key, up, 1, 5)
     (u,) = survey(s3, "").uploads
@@ -129,9 +129,7 @@ def test_a_refused_abort_fails_at_once() -> None:
 
 
 def _entry(**change: object) -> Entry:
-    e = Entry(
-        "bkt", "k", "up-1", "http://s3.lan:9000", None, None, None, 1, "", "", time.time()
-    )
+    e = Entry("bkt", "k", "up-1", "http://s3.lan:9000", None, None, None, 1, "", "", time.time())
     return dataclasses.replace(e, **change)  # type: ignore[arg-type]
 
 
