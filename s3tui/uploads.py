@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from s3tui.durations import format_age, parse_duration
@@ -353,18 +354,24 @@ class _Progress:
     """``listing parts: 120/400`` on stderr, redrawn in place, only on a terminal and only
     once a listing takes long enough to wonder about (half a second)."""
 
-    def __init__(self, what: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._what = what
         self._stream = stream or sys.stderr
         self._on = self._stream.isatty()
-        self._start = time.monotonic()
+        self._clock = clock
+        self._start = clock()
         self._last = 0.0
         self._shown = False
 
     def update(self, done: int, total: int) -> None:
         if not self._on:
             return
-        now = time.monotonic()
+        now = self._clock()
         if now - self._start < 0.5 or (now - self._last < 0.1 and done < total):
             return
         self._last = now
