@@ -306,3 +306,41 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str]) -> None:
     assert r.code == 2, r
     assert r.stdout == "" and len(r.stderr.splitlines()) == 1, r.stderr
     assert r.stderr.startswith("s3tui: error: ") and "Traceback" not in r.stderr
+
+
+def test_force_aborts_an_upload_being_written_and_that_upload_then_fails_cleanly(
+    local_s3: LocalS3, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    cmd = s3tui_cmd(
+        "put",
+        "-",
+        f"s3://{bucket}/cut",
+        "--endpoint-url",
+        local_s3.endpoint_url,
+        "--spool-dir",
+        str(spool),
+        "--chunk-size",
+        "5MiB",
+    )
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=s3_env)
+    assert p.stdin is not None and p.stderr is not None
+    try:
+        end = time.monotonic() + 30
+        while not list(_journal_dir().glob("*.json")):
+            assert time.monotonic() < end, "the running upload was never noted"
+            time.sleep(0.05)
+        r = _uploads(s3_env, local_s3.endpoint_url, "abort", f"s3://{bucket}", "--force")
+        assert r.code == 0, r.stderr
+        assert f"aborted s3://{bucket}/cut" in r.stdout and "skipped" not in r.stdout
+        p.stdin.write(random_bytes(12 * MiB, seed=6))  # parts, not one PutObject
+        p.stdin.close()
+        assert p.wait(60) == 1
+        err = p.stderr.read().decode()
+    finally:
+        p.kill()
+    assert "Traceback" not in err and "vanished" in err, err
+    assert "cut" not in {
+        o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    }
+    assert_no_incomplete_uploads(s3_client, bucket)
