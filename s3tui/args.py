@@ -235,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="abort multipart uploads that killed runs left open, and delete their spool files",
         description="s3tui notes each multipart upload it opens until it is completed or "
         "aborted. A run killed with SIGKILL (OOM killer, reboot) cannot abort its upload: this "
-        "aborts those whose process is gone, with the endpoint, region and profile they used.",
+        "aborts those whose process is gone, with the endpoint, region and profile they used. "
+        "It knows only this host's own runs: `s3tui uploads ls|abort s3://BUCKET[/PREFIX]` "
+        "finds every incomplete upload in a bucket, whoever left it.",
     )
     cleanup.add_argument(
         "--dry-run", action="store_true", help="list them; abort nothing, delete nothing"
@@ -243,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--endpoint-url", metavar="URL", help="override the noted endpoint")
     cleanup.add_argument("--region", help="override the noted region")
     cleanup.add_argument("--profile", help="override the noted AWS profile")
+
+    _add_uploads(sub)
 
     ps = sub.add_parser("ps", help="list the uploads running for this user on this host")
     ps.add_argument("-a", "--all", action="store_true", help="add finished ones (last 3 days)")
@@ -308,3 +312,58 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
     )
     v.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
     v.add_argument("-q", "--quiet", action="store_true", help="no progress, only the table")
+
+
+def _add_uploads(sub: argparse._SubParsersAction) -> None:
+    """``s3tui uploads ls|abort s3://BUCKET[/PREFIX]``."""
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "url",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="the bucket, or the uploads whose key starts with PREFIX",
+    )
+    g = where.add_argument_group(
+        "endpoint and credentials",
+        "--endpoint-url, --region and --profile may come from the config file (--store NAME, "
+        "then [defaults]), as for put",
+    )
+    g.add_argument("--store", metavar="NAME", help="take unset options from [stores.NAME]")
+    g.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint")
+    g.add_argument("--region", help="region (default: from the AWS config, else us-east-1)")
+    g.add_argument("--profile", help="named profile from ~/.aws/config")
+    where.add_argument("--json", action="store_true", help="one JSON array on stdout")
+
+    uploads = sub.add_parser(
+        "uploads",
+        help="incomplete multipart uploads in a bucket, whoever left them: list, abort",
+        description="Incomplete multipart uploads keep their parts (and their bill) until "
+        "completed or aborted. `ls` lists them with the parts and bytes each holds (ListParts); "
+        "`abort` aborts them and confirms with ListParts that the parts are gone. Uploads that "
+        "s3tui on this host is writing right now are marked and never aborted without --force. "
+        "(`s3tui cleanup` settles this host's own killed runs from its journal.)",
+    )
+    uploads_sub = uploads.add_subparsers(
+        dest="uploads_command", metavar="COMMAND", parser_class=_Parser, required=True
+    )
+    uploads_sub.add_parser(
+        "ls",
+        parents=[where],
+        help="list them: key, initiated, age, parts, bytes held, this host's, upload id",
+    )
+    abort = uploads_sub.add_parser(
+        "abort",
+        parents=[where],
+        help="abort them (--older-than, --dry-run); exit 1 if one could not be aborted",
+    )
+    abort.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        help="only uploads initiated at least this long ago by the server's clock, e.g. 7d, "
+        "36h, 1d12h, 90m",
+    )
+    abort.add_argument("--dry-run", action="store_true", help="list what would be aborted")
+    abort.add_argument(
+        "--force",
+        action="store_true",
+        help="also abort uploads that s3tui on this host is writing right now (they fail)",
+    )

@@ -94,6 +94,10 @@ def _run(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
             region=ns.region,
             profile=ns.profile,
         )
+    if ns.command == "uploads":
+        from s3tui.uploads import run_uploads
+
+        return run_uploads(ns)
     if ns.command == "ps":
         from s3tui.live.ps import run_ps
 

@@ -40,6 +40,11 @@ def run_put_paths(
     return _run(cmd, env, timeout, None)
 
 
+def run_s3tui(*args: str, env: dict[str, str], timeout: float = 60) -> Run:
+    """Any ``s3tui`` subcommand, stdin closed."""
+    return _run(s3tui_cmd(*args), env, timeout, None)
+
+
 def _run(cmd: list[str], env: dict[str, str], timeout: float, data: bytes | None) -> Run:
     """Run ``cmd`` with ``data`` on its stdin, or with stdin closed when there is none."""
     stdin = subprocess.DEVNULL if data is None else None
