@@ -4,8 +4,8 @@ An upload that runs for hours will see its network go away (a reboot of the rout
 link, the store's maintenance window). Retrying each part on its own would burn every part's
 attempts in a minute and throw the upload away. Instead, once the endpoint counts as unreachable,
 the workers park their tasks, one of them probes the endpoint with a cheap request on a back-off
-capped at :data:`MAX_PROBE_DELAY`, and the first answer releases them all at full speed. Only
-``patience`` bounds the wait.
+(1 s, x1.5 each time) capped at :data:`MAX_PROBE_DELAY`, and the first answer releases them all
+at full speed. Only ``patience`` bounds the wait.
 
 What counts as unreachable: failures that got no answer from the server (refused, reset, DNS,
 timeouts), and only after some request of this job was answered, so a mistyped endpoint still
@@ -28,7 +28,8 @@ from typing import Protocol
 # Resets and timeouts with no answer from the server for this long: the endpoint is down.
 OUTAGE_AFTER = 10.0
 FIRST_PROBE_DELAY = 1.0  # the first probe: a blip is over in about a second
-MAX_PROBE_DELAY = 60.0  # probes double their interval up to this
+PROBE_BACKOFF = 1.5  # each probe waits this much longer than the one before ...
+MAX_PROBE_DELAY = 60.0  # ... up to a minute
 PROBE_DEADLINE = 10.0  # one probe (a HEAD of the bucket) may take this long
 REPORT_EVERY = 60.0  # a "still unreachable" line at most this often
 
@@ -153,11 +154,12 @@ class Outage:
             return Step.WAIT, min(1.0, left)
 
     def probe_failed(self, reason: str) -> None:
-        """The probe got no answer either: the next one waits twice as long (up to a minute)."""
+        """The probe got no answer either: the next one waits longer (up to a minute). Growth
+        by 1.5 rather than 2: a link back after 8 s is found within 3 s, not 7."""
         with self._lock:
             self._probes += 1
             self._reason = reason or self._reason
-            delay = min(FIRST_PROBE_DELAY * 2**self._probes, MAX_PROBE_DELAY)
+            delay = min(FIRST_PROBE_DELAY * PROBE_BACKOFF**self._probes, MAX_PROBE_DELAY)
             self._next_probe = self._clock() + delay
             self._probing = False
 

@@ -245,7 +245,7 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
         return Failure(
             True,
             False,
-            "cannot connect",
+            _connect_reason(exc),
             f"cannot connect to {endpoint}: check --endpoint-url and the network",
             Scope.JOB,
             unanswered=True,
@@ -259,6 +259,18 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
     if isinstance(exc, bx.BotoCoreError | OSError | socket.timeout):
         return _io_failure(exc)
     return Failure(False, False, type(exc).__name__, f"unexpected error: {exc}")
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """Why no connection opened, in a few words: what an outage line shows."""
+    text = f"{exc} {getattr(exc, 'kwargs', {}).get('error', '')}".lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name or service" in text or "nodename" in text or "name resolution" in text:
+        return "name not resolved"
+    if "timed out" in text or "timeout" in text:
+        return "connect timeout"
+    return "cannot connect"
 
 
 def _io_failure(exc: BaseException, message: str = "") -> Failure:
