@@ -10,8 +10,9 @@ at full speed. Only ``patience`` bounds the wait.
 What counts as unreachable: failures that got no answer from the server (refused, reset, DNS,
 timeouts), and only after some request of this job was answered, so a mistyped endpoint still
 fails at once. A refused or unresolvable connection is an outage at once; resets and timeouts
-when they have gone on, with nothing answered, for :data:`OUTAGE_AFTER`. Any answer from the
-server (a 503 too) ends it: server answers keep the count-based retry rules.
+when they have gone on, with nothing answered, for :data:`OUTAGE_AFTER` or
+:data:`OUTAGE_FAILURES` failures. Any answer from the server (a 503 too) ends it: server
+answers keep the count-based retry rules.
 
 The state machine is pure (a clock is passed in) so its timing is unit-tested on a fake clock.
 """
@@ -25,8 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-# Resets and timeouts with no answer from the server for this long: the endpoint is down.
+# Resets and timeouts with no answer from the server for this long, or this many in a row
+# (across all requests): the endpoint is down. The count catches a burst of quick resets
+# before one part's attempts run out; any answer in between starts both over.
 OUTAGE_AFTER = 10.0
+OUTAGE_FAILURES = 6
 FIRST_PROBE_DELAY = 1.0  # the first probe: a blip is over in about a second
 PROBE_BACKOFF = 1.5  # each probe waits this much longer than the one before ...
 MAX_PROBE_DELAY = 60.0  # ... up to a minute
@@ -88,6 +92,8 @@ class Outage:
         self.changed = threading.Condition(self._lock)  # notified when an outage ends
         self._proven = False  # some request of this job got an answer: the endpoint is right
         self._unanswered_since: float | None = None
+        self._unanswered = 0  # failures in the current run with no answer
+        self._last_was_real = False  # the last outage outlived a probe (see was_real)
         self._since: float | None = None  # when the current outage began (None: none)
         self._since_wall = 0.0
         self._probes = 0
@@ -103,17 +109,20 @@ class Outage:
         with self._lock:
             self._proven = True
             self._unanswered_since = None
+            self._unanswered = 0
             if self._since is None:
                 return None
             lasted = self._clock() - self._since
+            self._last_was_real = self._probes > 0
             self._since = None
             self._probing = False
             self.changed.notify_all()
             return lasted
 
-    def unanswered(self, reason: str, connect_failed: bool) -> bool:
+    def unanswered(self, reason: str, connect_failed: bool, force: bool = False) -> bool:
         """A request got no answer. True when the endpoint counts as unreachable (an outage
-        began now or is going on): the caller parks its task instead of counting an attempt."""
+        began now or is going on): the caller parks its task instead of counting an attempt.
+        ``force``: the task would give up otherwise; let a probe decide."""
         with self._lock:
             now = self._clock()
             if self._since is not None:
@@ -122,7 +131,9 @@ class Outage:
                 return False  # never reached: a wrong endpoint fails on the usual count
             if self._unanswered_since is None:
                 self._unanswered_since = now
-            if not connect_failed and now - self._unanswered_since < OUTAGE_AFTER:
+            self._unanswered += 1
+            long = now - self._unanswered_since >= OUTAGE_AFTER
+            if not (connect_failed or force or long or self._unanswered >= OUTAGE_FAILURES):
                 return False
             self._since = self._unanswered_since
             self._since_wall = self._wall() - (now - self._since)
@@ -167,6 +178,14 @@ class Outage:
         """The prober stopped before probing (the job is stopping): another may take over."""
         with self._lock:
             self._probing = False
+
+    def was_real(self) -> bool:
+        """Whether the outage that ended last outlived at least one probe. One whose first
+        probe was answered was a blip, or the failures were the requests' own (a middlebox
+        that cuts big bodies): the tasks keep counting their attempts, so a request that can
+        never succeed still fails instead of parking forever."""
+        with self._lock:
+            return self._last_was_real
 
     def waited(self) -> float:
         """Seconds the current outage has lasted (0 when none)."""

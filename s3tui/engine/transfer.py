@@ -198,19 +198,27 @@ class Transfer:
                 self.progress.part_removed(task.label)
                 task.on_failure(failure)
                 return False
+            max_attempts = min(task.max_attempts or self.cfg.max_attempts, self.cfg.max_attempts)
             if failure.unanswered:
+                # A task about to give up on no answer asks the endpoint first (a probe): a
+                # reset storm with few requests in flight is an outage too.
                 if self.endpoint is not None and self.outage.unanswered(
-                    failure.reason, failure.connect_failed
+                    failure.reason, failure.connect_failed, force=attempt >= max_attempts
                 ):
                     # Not an attempt of this task's own: the endpoint is down for everyone.
                     self.progress.part_retrying(task.label)
                     ended = self._wait_out_outage(task, failure)
                     if self.stop.is_set():
                         return False
-                    if ended is None:
-                        attempt -= 1
+                    if ended is not None:
+                        failure = ended  # patience ran out: fails below, whatever the count
+                    elif self.outage.was_real():
+                        # Back at full strength: what the network took before the outage was
+                        # declared (the first resets) is not held against the task.
+                        attempt = 0
                         continue
-                    failure = ended  # patience ran out: fails below, whatever the count
+                    # Else the first probe was answered: a blip, or failures of this request's
+                    # own; this attempt counts as usual (so one that never works still fails).
             else:
                 self._answered()  # the server answered: whatever it said, it is reachable
             if (
@@ -234,7 +242,6 @@ class Transfer:
                 if self._failing_since is None:
                     self._failing_since = now
                 stalled_for = now - self._failing_since
-            max_attempts = min(task.max_attempts or self.cfg.max_attempts, self.cfg.max_attempts)
             give_up = (
                 not failure.retryable
                 or attempt >= max_attempts

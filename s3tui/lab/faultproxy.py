@@ -331,6 +331,7 @@ class FaultProxy:
         self._listener: socket.socket | None = None
         self._accepting: threading.Thread | None = None
         self._down = False  # go_down(): refusing connections, no listener
+        self._resetting = False  # go_down(refuse=False): every new connection is reset
         self._socks: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
 
@@ -413,22 +414,27 @@ class FaultProxy:
 
     # -- outages ---------------------------------------------------------------------------
 
-    def go_down(self) -> None:
-        """The endpoint vanishes: the listener closes (new connections are refused) and every
-        open connection is reset, as when a server or the route to it goes away. Undo with
+    def go_down(self, refuse: bool = True) -> None:
+        """The endpoint vanishes: every open connection is reset, and new ones are refused
+        (the listener closes, as when the server is gone) or, with ``refuse=False``, accepted
+        and reset at once (a firewall or load balancer in front of a dead server). Undo with
         :meth:`come_back`, which listens on the same port again."""
         with self._lock:
-            if self._down or self._listener is None:
+            if self._down or self._resetting or self._listener is None:
                 return
-            self._down = True
-            lsock, self._listener = self._listener, None
             socks = list(self._socks)
-            accepting = self._accepting
-        with contextlib.suppress(OSError):
-            lsock.shutdown(socket.SHUT_RDWR)  # wakes accept() on Linux
-        lsock.close()
-        if accepting is not None:
-            accepting.join(5)
+            if not refuse:
+                self._resetting = True
+            else:
+                self._down = True
+                lsock, self._listener = self._listener, None
+                accepting = self._accepting
+        if refuse:
+            with contextlib.suppress(OSError):
+                lsock.shutdown(socket.SHUT_RDWR)  # wakes accept() on Linux
+            lsock.close()
+            if accepting is not None:
+                accepting.join(5)
         for s in socks:
             with contextlib.suppress(OSError):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -437,6 +443,7 @@ class FaultProxy:
     def come_back(self) -> None:
         """Listen again on the same port after :meth:`go_down`."""
         with self._lock:
+            self._resetting = False
             if not self._down:
                 return
             self._down = False
@@ -453,7 +460,7 @@ class FaultProxy:
     @property
     def down(self) -> bool:
         with self._lock:
-            return self._down
+            return self._down or self._resetting
 
     def stop(self) -> None:
         """Close the listener and every connection (stalled ones too) and join all threads."""
@@ -535,6 +542,11 @@ class FaultProxy:
                 if self._stop.is_set() or lsock.fileno() < 0 or self._listener is not lsock:
                     return
                 time.sleep(0.01)
+                continue
+            if self._resetting:
+                with contextlib.suppress(OSError):
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()
                 continue
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._track(client)

@@ -8,6 +8,7 @@ counts what it wrote, so a test sees that it was blocked, not killed, and that n
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -24,10 +25,12 @@ from s3tui.lab import FaultProxy, LocalS3, find_weed
 from s3tui.lab.faultproxy import Fault
 from tests.helpers import (
     MiB,
+    assert_landed,
     assert_no_incomplete_uploads,
     assert_object_landed,
     assert_spool_empty,
     random_bytes,
+    write_tree,
 )
 from tests.integration.cli_runner import s3tui_cmd
 
@@ -228,6 +231,47 @@ def test_past_its_patience_the_upload_aborts_cleanly(
     )
     assert done.returncode == 0 and f"aborted s3://{bucket}/impatient" in done.stdout, done
     assert_no_incomplete_uploads(s3_client, bucket)
+
+
+def test_a_directory_waits_out_a_storm_of_resets(
+    fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """For ~20 s every connection is cut and every new one accepted and reset at once (not
+    refused: the outage is told by resets in a row), while two big files and a few small ones
+    are being sent, with only two retries per request: nothing gives up, everything lands,
+    and --json says it all."""
+    files = {f"big{n}.bin": random_bytes(12 * MiB, seed=75 + n) for n in range(2)}
+    files |= {f"small/{n}.txt": random_bytes(3000 + n, seed=80 + n) for n in range(6)}
+    write_tree(tmp_path / "src", files)
+    spool = tmp_path / "spool"
+    cmd = s3tui_cmd(
+        "put", str(tmp_path / "src"), f"s3://{bucket}/t/", "--endpoint-url", fault_proxy.url,
+        "--spool-dir", str(spool), "--no-tui", "--json", "--chunk-size", "5MiB",
+        "--bwlimit", "2MB", "--retries", "2",
+    )  # fmt: skip
+    run = Run(cmd, s3_env)
+    try:
+        end = time.monotonic() + 60
+        while sum("partNumber=" in path for _, path in fault_proxy.requests) < 2:
+            assert time.monotonic() < end and run.p.poll() is None, run.stderr
+            time.sleep(0.05)
+        seen = fault_proxy.requests_seen
+        fault_proxy.go_down(refuse=False)
+        time.sleep(20)
+        fault_proxy.come_back()
+        code = run.wait(120)
+    finally:
+        run.kill()
+    err = run.stderr
+    assert code == 0, err
+    assert fault_proxy.requests_seen > seen  # it went on after the storm
+    assert_landed(s3_client, bucket, {f"t/{k}": v for k, v in files.items()}, spool)
+    events = [json.loads(ln) for ln in err.splitlines() if ln.startswith("{")]
+    outage = [e for e in events if e.get("kind") == "outage"]
+    assert outage and "endpoint unreachable since" in outage[0]["reason"], err
+    assert "reachable again" in outage[-1]["reason"], err
+    assert any("outage" in e for e in events if e["type"] == "progress") or len(outage) >= 2
+    assert events[-1]["type"] == "summary" and events[-1]["ok"], events[-1]
 
 
 # --- credentials that expire --------------------------------------------------------------

@@ -13,7 +13,15 @@ import pytest
 
 from s3tui.engine import outage as outage_mod
 from s3tui.engine.config import UploadConfig
-from s3tui.engine.outage import MAX_PROBE_DELAY, OUTAGE_AFTER, Outage, OutageView, Step, since_text
+from s3tui.engine.outage import (
+    MAX_PROBE_DELAY,
+    OUTAGE_AFTER,
+    OUTAGE_FAILURES,
+    Outage,
+    OutageView,
+    Step,
+    since_text,
+)
 from s3tui.engine.progress import EventKind
 from s3tui.engine.stream import StreamUpload
 from s3tui.errors import EXIT_FAILED
@@ -85,6 +93,27 @@ def test_resets_and_timeouts_count_only_after_a_while_with_nothing_answered() ->
     assert view is not None and view.since == pytest.approx(started + 1e9)  # since the first
 
 
+def test_a_burst_of_resets_is_an_outage_before_ten_seconds() -> None:
+    o, clock = _outage()
+    o.answered()
+    for _ in range(OUTAGE_FAILURES - 1):
+        assert not o.unanswered("connection reset", connect_failed=False)
+        clock.now += 0.1
+    assert o.unanswered("connection reset", connect_failed=False)
+
+
+def test_only_an_outage_that_outlived_a_probe_gives_tasks_their_attempts_back() -> None:
+    o, _ = _outage()
+    o.answered()
+    o.unanswered("connection refused", connect_failed=True)
+    o.answered()  # the first probe was answered: a blip
+    assert not o.was_real()
+    o.unanswered("connection refused", connect_failed=True)
+    o.probe_failed("connection refused")
+    o.answered()
+    assert o.was_real()
+
+
 def test_patience_bounds_the_wait_from_the_outage_start() -> None:
     o, clock = _outage(patience=30.0)
     o.answered()
@@ -131,6 +160,24 @@ def quick_probes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outage_mod, "MAX_PROBE_DELAY", 0.05)
 
 
+def _down_until_probe(s3: S3Double, n: int, error: type[OSError], method: str) -> None:
+    """The endpoint is down (``method`` and probes fail with ``error``) until probe ``n``,
+    which is answered, as is everything after it."""
+    probes = [0]
+
+    def request() -> None:
+        if probes[0] < n:
+            raise error(111, "down")
+
+    def probe() -> None:
+        probes[0] += 1
+        request()
+
+    for k in range(1, 200):
+        s3.inject(method, request, nth=k)
+        s3.inject("probe", probe, nth=k)
+
+
 def _cfg(tmp_path: Path, **kw: object) -> UploadConfig:
     base: dict[str, object] = {
         "concurrency": 2,
@@ -165,14 +212,11 @@ def _stream(s3: S3Double, data: bytes, cfg: UploadConfig) -> tuple[StreamUpload,
 def test_refused_connections_do_not_spend_a_parts_attempts(
     tmp_path: Path, quick_probes: None
 ) -> None:
-    """Five refusals in a row on a part whose limit is 2 attempts: the pool waits them out with
-    probes (three of which are refused too) and the upload completes."""
+    """Parts refused until the 4th probe, with a limit of 2 attempts: the pool waits it out
+    with probes (three of which are refused too) and the upload completes."""
     data = os.urandom(2 * PART + 10)
     s3 = S3Double()
-    for n in range(1, 6):
-        s3.inject("upload_part", ConnectionRefusedError(111, "Connection refused"), nth=n)
-    for n in range(1, 4):
-        s3.inject("probe", ConnectionRefusedError(111, "Connection refused"), nth=n)
+    _down_until_probe(s3, 4, ConnectionRefusedError, "upload_part")
     job, result = _stream(s3, data, _cfg(tmp_path))
     assert result.exit_code == 0, result.message  # type: ignore[attr-defined]
     assert s3.objects["s"].data == data
@@ -236,3 +280,33 @@ def test_expired_credentials_with_nothing_newer_fail_with_the_renewal_message(
     assert result.exit_code == EXIT_FAILED  # type: ignore[attr-defined]
     assert "nothing newer was found" in result.message  # type: ignore[attr-defined]
     assert not s3.uploads
+
+
+def test_a_request_that_never_works_still_fails_when_the_endpoint_answers(
+    tmp_path: Path, quick_probes: None
+) -> None:
+    """Every attempt of the parts is reset, yet the endpoint answers its probes (a middlebox
+    that cuts big bodies): the parts spend their attempts and the upload fails, no loop."""
+    s3 = S3Double()
+    for n in range(1, 200):
+        s3.inject("upload_part", ConnectionResetError(104, "Connection reset by peer"), nth=n)
+    _, result = _stream(s3, os.urandom(2 * PART + 10), _cfg(tmp_path, max_attempts=3))
+    assert result.exit_code == EXIT_FAILED  # type: ignore[attr-defined]
+    assert "gave up after 3 attempts" in result.message  # type: ignore[attr-defined]
+    assert len(s3.called("upload_part")) <= 3 * 3
+    assert len(s3.called("probe")) >= 1
+
+
+def test_a_lone_part_at_its_last_attempt_asks_the_endpoint_first(
+    tmp_path: Path, quick_probes: None
+) -> None:
+    """One part in flight, resets (not refusals: no outage is declared at once), a limit of 2
+    attempts: before giving up it probes; the probes get no answer either, so it is an outage,
+    waited out, and the part has its attempts back when the endpoint returns."""
+    data = os.urandom(PART + 10)
+    s3 = S3Double()
+    _down_until_probe(s3, 3, ConnectionResetError, "upload_part")
+    _, result = _stream(s3, data, _cfg(tmp_path, concurrency=1))
+    assert result.exit_code == 0, result.message  # type: ignore[attr-defined]
+    assert s3.objects["s"].data == data
+    assert len(s3.called("probe")) >= 3
