@@ -384,3 +384,38 @@ def test_expired_credentials_with_nothing_newer_fail_with_one_clear_line(
     done = subprocess.run(s3tui_cmd("cleanup"), env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done
     assert_no_incomplete_uploads(client, bucket)
+
+
+def test_small_files_on_the_direct_path_outlive_a_rotation(
+    two_key_s3: LocalS3,
+    rotating: tuple[FaultProxy, Any, str, dict[str, str], Path],
+    tmp_path: Path,
+) -> None:
+    """A tree of small files: with the fast path on, most PutObjects are signed by s3tui's own
+    SigV4 signer (remote/fast), which must take the fresh credentials too."""
+    proxy, client, bucket, env, creds = rotating
+    proxy.latency = 0.03  # ~10 s for the tree: time to rotate in the middle
+    files = {f"f{n:03d}.txt": random_bytes(2000 + n, seed=n) for n in range(300)}
+    write_tree(tmp_path / "src", files)
+    spool = tmp_path / "spool"
+    cmd = s3tui_cmd(
+        "put", str(tmp_path / "src"), f"s3://{bucket}/small/", "--endpoint-url", proxy.url,
+        "--spool-dir", str(spool), "--no-tui", "--concurrency", "1",
+    )  # fmt: skip
+    run = Run(cmd, env)
+    try:
+        end = time.monotonic() + 60
+        while proxy.requests_seen < 60:
+            assert time.monotonic() < end and run.p.poll() is None, run.stderr
+            time.sleep(0.02)
+        new_key, new_secret = two_key_s3.more_credentials[0]
+        _credentials_file(creds, new_key, new_secret)
+        expired = _expire(proxy, two_key_s3.access_key)
+        code = run.wait(120)
+    finally:
+        run.kill()
+    err = run.stderr
+    assert code == 0, err
+    assert expired.injected >= 1 and proxy.requests_seen - expired.injected > 200
+    assert "loaded fresh ones" in err
+    assert_landed(client, bucket, {f"small/{k}": v for k, v in files.items()}, spool)
