@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = put.add_argument_group(
         "endpoint and credentials",
         "--endpoint-url, --region, --profile, --chunk-size, --concurrency, --spool-dir, "
-        "--max-spool and --bwlimit may also come from the config file (`s3tui config path`): "
-        "--store NAME's table, then its [defaults]; the command line wins.",
+        "--max-spool, --bwlimit and --patience may also come from the config file "
+        "(`s3tui config path`): --store NAME's table, then its [defaults]; the command line wins.",
     )
     g.add_argument(
         "--store",
@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="X",
         help="deadline = latency + size/estimate * X (default 3)",
+    )
+    g.add_argument(
+        "--patience",
+        metavar="DURATION",
+        help="how long an unreachable endpoint is waited out (probing it; a stream stops "
+        "reading meanwhile) before the upload gives up, e.g. 30m, 2h (default 1h)",
     )
     g.add_argument("--bwlimit", metavar="RATE", help="cap the upload rate, e.g. 20MB (per second)")
     g = put.add_argument_group("object")
@@ -263,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the config file is, and the values it gives",
         description="The config file (TOML) holds [defaults] and [stores.NAME] tables whose keys "
         "are put's long options with '_' for '-': endpoint_url, region, profile, chunk_size, "
-        "concurrency, spool_dir, max_spool, bwlimit. No credentials.",
+        "concurrency, spool_dir, max_spool, bwlimit, patience. No credentials.",
     )
     config_sub = config.add_subparsers(
         dest="config_command", metavar="COMMAND", parser_class=_Parser, required=True

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from s3tui.engine.redact import without_userinfo
 from s3tui.errors import UsageError
-from s3tui.sizes import parse_size
+from s3tui.sizes import parse_duration, parse_size
 
 if TYPE_CHECKING:  # the config module is imported once put's arguments are checked
     from s3tui.engine.config import ObjectOptions, OptionError, UploadConfig
@@ -272,6 +272,7 @@ def _upload_config(ns: argparse.Namespace) -> UploadConfig:
         raise UsageError("--bwlimit is below 64KB per second: write e.g. --bwlimit 5MB")
     max_spool = _size(ns.max_spool, "--max-spool")
     spool_dir = _spool_dir(ns.spool_dir)
+    patience = _duration(getattr(ns, "patience", None), "--patience", ns)
     try:
         return UploadConfig(
             concurrency=UploadConfig.concurrency if ns.concurrency is None else ns.concurrency,
@@ -285,6 +286,7 @@ def _upload_config(ns: argparse.Namespace) -> UploadConfig:
                 UploadConfig.timeout_factor if ns.timeout_factor is None else ns.timeout_factor
             ),
             bwlimit=bwlimit,
+            patience=UploadConfig.patience if patience is None else patience,
         )
     except OptionError as e:
         raise _usage(e, ns) from None
@@ -377,6 +379,17 @@ def _size(value: str | None, flag: str) -> int | None:
         raise UsageError(f"{flag}: {e}") from None
 
 
+def _duration(value: str | None, flag: str, ns: argparse.Namespace) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        origin = getattr(ns, "origins", {}).get(flag.lstrip("-").replace("-", "_"))
+        source = f" (from {origin})" if origin else ""
+        raise UsageError(f"{flag}{source}: {e}") from None
+
+
 # The option that sets each checked field of UploadConfig / ObjectOptions (see _usage).
 _FLAGS = {
     "concurrency": "--concurrency",
@@ -387,6 +400,7 @@ _FLAGS = {
     "timeout_factor": "--timeout-factor",
     "max_attempts": "--retries",
     "bwlimit": "--bwlimit",
+    "patience": "--patience",
     "content_type": "--content-type",
     "acl": "--acl",
     "sse": "--sse",

@@ -44,6 +44,7 @@ KEYS: dict[str, str] = {
     "spool_dir": "path",
     "max_spool": "size",
     "bwlimit": "rate",
+    "patience": "duration",
 }
 
 # What applies when neither the command line nor the file says (for ``config show``).
@@ -56,6 +57,7 @@ BUILT_IN = {
     "spool_dir": "$TMPDIR if set, else the user cache dir",
     "max_spool": "two chunks per request in flight",
     "bwlimit": "unlimited",
+    "patience": "1h",
 }
 
 _CREDENTIAL_HINT = (
@@ -181,6 +183,13 @@ def _check(kind: str, raw: Any) -> Any:
             validate_chunk_size(size)
         if kind == "rate" and size < 64 * 1024:
             raise ValueError('below 64KB per second: write e.g. "5MB"')
+        return str(raw)
+    if kind == "duration":
+        from s3tui.sizes import parse_duration
+
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ValueError('write a duration as a string, e.g. "30m", or a number of seconds')
+        parse_duration(str(raw))
         return str(raw)
     if not isinstance(raw, str) or not raw:
         raise ValueError("must be a non-empty string")

@@ -102,6 +102,8 @@ class S3Double:
         self.uploads: dict[str, Upload] = {}
         self.calls: list[tuple[str, str, Any]] = []
         self.lost_creates = 0  # creates whose answer a test declared lost (has_lost_creates)
+        self.generation = 0  # credentials renewed so far (renew_credentials)
+        self.fresh_credentials = 0  # renewals that give newer credentials, for tests
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -280,6 +282,24 @@ class S3Double:
                 return self.uploads.pop(upload_id, None) is not None
 
         return self._call("abort", key, upload_id, effect)
+
+    def probe(self) -> None:
+        self._call("probe", "", None, lambda: None)
+
+    def credentials_generation(self) -> int:
+        return self.generation
+
+    def renew_credentials(self, generation: int) -> str | None:
+        """Fresh credentials while ``fresh_credentials`` lasts (one per renewal)."""
+        with self._lock:
+            self.calls.append(("renew_credentials", "", generation))
+            if self.generation > generation:
+                return None
+            if self.fresh_credentials <= 0:
+                return "the credentials expired and nothing newer was found"
+            self.fresh_credentials -= 1
+            self.generation += 1
+            return None
 
     def has_lost_creates(self) -> bool:
         return self.lost_creates > 0

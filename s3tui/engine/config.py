@@ -208,7 +208,14 @@ class UploadConfig:
     max_attempts: int = 10  # per part or file, first try included
     retry_base_delay: float = 0.25  # exponential back-off with full jitter between attempts
     retry_max_delay: float = 20.0
-    give_up_after: float = 600.0  # fail once requests kept failing, none succeeding, this long
+    # Fail once requests kept failing, none succeeding, this long: errors the server answered
+    # with (5xx), and network failures before they count as an outage. The time of an outage
+    # does not count: ``patience`` bounds that.
+    give_up_after: float = 600.0
+    # How long an unreachable endpoint (refused, reset, DNS, timeouts, nothing answered) is
+    # waited out, probing it, before the upload gives up (see engine/outage.py). Long enough
+    # for a router's reboot or a store's maintenance window in the middle of a nightly dump.
+    patience: float = 3600.0
     slowdown_hold: float = 5.0  # seconds a SlowDown-halved concurrency is held before climbing
 
     # Whole-process upload rate cap in bytes/s (None: unlimited).
@@ -263,6 +270,7 @@ class UploadConfig:
         need("retry_base_delay", self.retry_base_delay >= 0, "0 or more (seconds)")
         need("retry_max_delay", self.retry_max_delay >= 0, "0 or more (seconds)")
         need("give_up_after", self.give_up_after > 0, "a positive number (seconds)")
+        need("patience", self.patience >= 0, "0 or more (seconds)")
         need("slowdown_hold", self.slowdown_hold >= 0, "0 or more (seconds)")
         need("bwlimit", (self.bwlimit or 1) > 0, "a positive rate (bytes/s), or None")
 

@@ -223,12 +223,16 @@ class SteeredJob:
                     last = e
                 time.sleep(min(0.5 * attempt, max(0.0, end - time.monotonic() - 0.5)))
             results[upload_id] = AbortOutcome.UNCONFIRMED
-            why = self.transfer.classify(last).reason if last is not None else "no time left"
+            failure = self.transfer.classify(last) if last is not None else None
+            why = failure.reason if failure is not None else "no time left"
+            when = "once the endpoint answers"
+            if failure is not None and failure.expired_credentials:
+                when = "with credentials that work"
             self.progress.event(
                 EventKind.WARNING,
                 label,
                 reason=f"could not abort upload {upload_id} ({why})",
-                next="`s3tui cleanup` aborts it once the endpoint answers",
+                next=f"`s3tui cleanup` aborts it {when}",
             )
 
         # One thread each: a tree stops with a few uploads open (the scheduler keeps few

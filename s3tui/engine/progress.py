@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from s3tui.engine.outage import OutageView
 from s3tui.engine.redact import without_userinfo
 
 _V = TypeVar("_V")
@@ -99,6 +100,7 @@ class EventKind(StrEnum):
     INFO = "info"
     WARNING = "warning"
     STDERR = "stderr"  # a line the command of ``put --from`` wrote to stderr (it is the reason)
+    OUTAGE = "outage"  # the endpoint is unreachable (once, then once a minute), or back
 
 
 STDERR_EVENT = EventKind.STDERR
@@ -149,6 +151,7 @@ class Snapshot:
     files_skipped: int = 0
     files_total: int = 0
     message: str = ""  # final result or error line
+    outage: OutageView | None = None  # set while the endpoint is unreachable
 
     @property
     def parts_in_flight(self) -> int:
@@ -198,6 +201,7 @@ class Progress:
         self.gate_fn: Callable[[], tuple[int, int, bool]] = lambda: (0, 0, False)
         self.spool_fn: Callable[[], tuple[int, int, int, str]] = lambda: (0, 0, 0, "")
         self.bwlimit: float | None = None
+        self.outage_fn: Callable[[], OutageView | None] = lambda: None
 
     # --- listeners ---
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -372,6 +376,7 @@ class Progress:
         concurrency, ceiling, paused = self.gate_fn()
         spool_bytes, spool_files, spool_limit, spool_dir = self.spool_fn()
         estimate = self.estimate_fn()
+        outage = self.outage_fn()
         with self._lock:
             self._prune_locked()
             files = tuple(self._files.values())
@@ -416,6 +421,7 @@ class Progress:
                 files_skipped=self._file_counts[FileState.SKIPPED],
                 files_total=len(self._files),
                 message=self._message,
+                outage=outage,
             )
 
 

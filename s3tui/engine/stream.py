@@ -86,6 +86,7 @@ class StreamUpload(SteeredJob):
             self.progress,
             classify=lambda e: classify(e, remote.bucket, key, remote.endpoint),
             on_record=on_record,
+            endpoint=remote,
         )
         self._init_steering()
         self._parts = PartTable()
@@ -165,6 +166,10 @@ class StreamUpload(SteeredJob):
                 )
                 raise Stop
             size = plan.size_of(number)
+            # While the endpoint is unreachable nothing is read: the chunks already spooled
+            # wait for it, and the producer blocks on a full pipe instead of filling the disk.
+            if not self.transfer.wait_reachable():
+                raise Stop
             self.spool.limit = self.cfg.spool_limit(size, self.transfer.gate.ceiling)
             if not self.spool.reserve(size, self._stop):
                 raise Stop

@@ -5,6 +5,12 @@ tasks from a queue, wait for a slot at the :class:`~s3tui.engine.gate.Concurrenc
 attempts under a watchdog guard until one succeeds, the error is not worth retrying, the attempt
 limit is hit, or requests have been failing, none succeeding, for ``give_up_after`` seconds (a
 producer that is quiet for an hour costs nothing: only failing work runs that clock).
+
+Two kinds of failure are not counted as attempts: while the endpoint is unreachable (see
+:mod:`~s3tui.engine.outage`) tasks are parked and one worker probes until the endpoint answers
+or ``patience`` runs out; and when the server says the credentials expired, they are loaded
+again through the standard chain and the request is retried, failing only when nothing newer
+comes.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from s3tui.engine.bandwidth import (
 )
 from s3tui.engine.config import UploadConfig
 from s3tui.engine.gate import LIGHT_BYTES, LIGHT_PER_SLOT, ConcurrencyGate
+from s3tui.engine.outage import PROBE_DEADLINE, Endpoint, Outage, Step, since_text
 from s3tui.engine.progress import EventKind, Progress
 from s3tui.engine.remote import Failure, Withdrawal
 from s3tui.engine.stats import AttemptRecord
@@ -37,6 +44,10 @@ from s3tui.engine.watchdog import Guard, Watchdog
 # How many worker threads may exist; the gate decides how many of them send at once. Light
 # requests (small files) can be in flight 4 per slot, so up to 4 x the 64-part ceiling.
 MAX_WORKERS = 64 * LIGHT_PER_SLOT
+
+# Fresh credentials a task may be given before an "expired" answer counts as a failure: a server
+# that calls every new set expired too must not keep the upload in a loop.
+MAX_RENEWALS = 3
 
 
 class Withdrawn(Exception):
@@ -71,8 +82,14 @@ class Transfer:
         progress: Progress,
         classify: Callable[[BaseException], Failure],
         on_record: list[Callable[[AttemptRecord], None]] | None = None,
+        endpoint: Endpoint | None = None,
     ) -> None:
         self.cfg = cfg
+        # The destination, for probes during an outage and for renewing credentials; without
+        # one (a bare library use) outages are not waited out and credentials not renewed.
+        self.endpoint = endpoint
+        self.outage = Outage(cfg.patience)
+        self._renewed_generation = 0
         self.progress = progress
         self.classify = classify
         self.records: list[AttemptRecord] = []
@@ -99,6 +116,7 @@ class Transfer:
         progress.estimate_fn = lambda: self.estimator.value
         progress.gate_fn = lambda: (self.gate.limit, self.gate.ceiling, self.gate.paused)
         progress.bwlimit = cfg.bwlimit
+        progress.outage_fn = self.outage.view
 
     # --- pool ---
     def start(self) -> None:
@@ -157,11 +175,13 @@ class Transfer:
         """Run ``task`` to success or final failure in the calling thread."""
         task.first_started = time.monotonic()
         attempt = 0
+        renewals = 0  # fresh credentials this task was given (see MAX_RENEWALS)
         grown = 0  # how many times this task's deadline has grown (see _deadline_grows)
         cut_before: str | None = None  # why the guard cut the previous attempt, if it did
         light = task.size <= LIGHT_BYTES
         while not self.stop.is_set():
             attempt += 1
+            generation = self.endpoint.credentials_generation() if self.endpoint else 0
             if not self.gate.acquire(self.stop, light):
                 return False
             ok = False
@@ -178,6 +198,40 @@ class Transfer:
                 self.progress.part_removed(task.label)
                 task.on_failure(failure)
                 return False
+            max_attempts = min(task.max_attempts or self.cfg.max_attempts, self.cfg.max_attempts)
+            if failure.unanswered:
+                # A task about to give up on no answer asks the endpoint first (a probe): a
+                # reset storm with few requests in flight is an outage too.
+                if self.endpoint is not None and self.outage.unanswered(
+                    failure.reason, failure.connect_failed, force=attempt >= max_attempts
+                ):
+                    # Not an attempt of this task's own: the endpoint is down for everyone.
+                    self.progress.part_retrying(task.label)
+                    ended = self._wait_out_outage(task, failure)
+                    if self.stop.is_set():
+                        return False
+                    if ended is not None:
+                        failure = ended  # patience ran out: fails below, whatever the count
+                    elif self.outage.was_real():
+                        # Back at full strength: what the network took before the outage was
+                        # declared (the first resets) is not held against the task.
+                        attempt = 0
+                        continue
+                    # Else the first probe was answered: a blip, or failures of this request's
+                    # own; this attempt counts as usual (so one that never works still fails).
+            else:
+                self._answered()  # the server answered: whatever it said, it is reachable
+            if (
+                failure.expired_credentials
+                and self.endpoint is not None
+                and renewals < MAX_RENEWALS
+            ):
+                problem = self._renew_credentials(task, generation, failure)
+                if problem is None:
+                    renewals += 1
+                    attempt -= 1
+                    continue
+                failure = dataclasses.replace(failure, retryable=False, message=problem)
             if failure.slowdown:
                 self.gate.slow_down()
             now = time.monotonic()
@@ -188,7 +242,6 @@ class Transfer:
                 if self._failing_since is None:
                     self._failing_since = now
                 stalled_for = now - self._failing_since
-            max_attempts = min(task.max_attempts or self.cfg.max_attempts, self.cfg.max_attempts)
             give_up = (
                 not failure.retryable
                 or attempt >= max_attempts
@@ -249,6 +302,105 @@ class Transfer:
         late_again = guard.cause == "deadline" and cut_before == "deadline"
         return nothing_completed or others_late or late_again
 
+    # --- outages: park, probe, release ---
+    def wait_reachable(self) -> bool:
+        """Block while the endpoint is unreachable (a stream's reader stops reading); False
+        when the job is stopping."""
+        while self.outage.on and not self.stop.is_set():
+            with self.outage.changed:
+                self.outage.changed.wait(0.5)
+        return not self.stop.is_set()
+
+    def _wait_out_outage(self, task: Task, failure: Failure) -> Failure | None:
+        """Park ``task`` while the endpoint is unreachable. None once it answers again (or the
+        job stops); a final Failure when the outage outlasted the patience."""
+        self._report_outage()
+        while not self.stop.is_set():
+            step, delay = self.outage.next_step()
+            if step is Step.OVER:
+                return None
+            if step is Step.GIVE_UP:
+                waited, patience = self.outage.waited(), self.cfg.patience
+                return dataclasses.replace(
+                    failure,
+                    retryable=False,
+                    message=f"the endpoint was unreachable for {_span(waited)}, longer than "
+                    f"the patience ({_span(patience)}, --patience): "
+                    f"last error: {failure.message}",
+                )
+            if step is Step.WAIT:
+                with self.outage.changed:
+                    self.outage.changed.wait(delay)
+            elif self.stop.wait(delay):
+                self.outage.probe_abandoned()
+                return None
+            else:
+                self._probe()
+            self._report_outage()
+        return None
+
+    def _probe(self) -> None:
+        """One cheap request: any answer ends the outage, none schedules the next probe."""
+        assert self.endpoint is not None
+        try:
+            with self.watchdog.guard(PROBE_DEADLINE) as guard:
+                self.endpoint.probe()
+        except Exception as e:
+            f = self.classify(e)
+            if f.unanswered or guard.fired:
+                self.outage.probe_failed("no answer" if guard.fired else f.reason)
+                return
+        self._answered()
+
+    def _answered(self) -> None:
+        """A request got an answer: an outage, if one was on, is over."""
+        lasted = self.outage.answered()
+        if lasted is None:
+            return
+        with self._lock:
+            self._failing_since = None  # the give-up clock restarts: the outage had its own
+        self.progress.event(
+            EventKind.OUTAGE,
+            "endpoint",
+            reason=f"endpoint reachable again after {_span(lasted)}",
+            next="going on at full speed",
+        )
+
+    def _report_outage(self) -> None:
+        if not self.outage.due_report():
+            return
+        view = self.outage.view()
+        if view is None:
+            return
+        ends = view.since + self.cfg.patience
+        self.progress.event(
+            EventKind.OUTAGE,
+            "endpoint",
+            reason=since_text(view, time.time()),
+            next=f"waiting until {time.strftime('%H:%M', time.localtime(ends))} (--patience)",
+        )
+
+    # --- credentials that expired ---
+    def _renew_credentials(self, task: Task, generation: int, failure: Failure) -> str | None:
+        """Load the credentials again; None when requests now sign with newer ones (this
+        worker's renewal or another's since the attempt began), else the one-line failure."""
+        assert self.endpoint is not None
+        problem = self.endpoint.renew_credentials(generation)
+        if problem is not None:
+            return problem
+        now_at = self.endpoint.credentials_generation()
+        with self._lock:
+            first = now_at > self._renewed_generation
+            self._renewed_generation = max(self._renewed_generation, now_at)
+        if first:
+            self.progress.event(
+                EventKind.INFO,
+                task.label,
+                reason=f"the credentials expired ({failure.reason}): loaded fresh ones",
+                next="retrying with them",
+            )
+        return None
+
     def _one_attempt(
         self, task: Task, attempt: int, grown: int = 0
     ) -> tuple[bool, Failure | None, Guard, float]:
@@ -285,6 +437,7 @@ class Transfer:
             return False, Withdrawal(False, False, "withdrawn", str(error)), guard, elapsed
         if error is None:
             self._failing_since = None
+            self._answered()
             if task.fixed_deadline is None:
                 self.estimator.update(task.size, elapsed)
                 if task.size >= MIN_SAMPLE_BYTES:
@@ -303,6 +456,7 @@ class Transfer:
                     "stalled",
                     f"{task.label}: stalled, nothing moved for {guard.silent_for:.1f}s "
                     f"(cut {elapsed:.1f}s into a {seconds:.1f}s deadline)",
+                    unanswered=True,
                 )
             else:
                 failure = Failure(
@@ -310,6 +464,7 @@ class Transfer:
                     False,
                     "deadline",
                     f"{task.label}: no answer within the {seconds:.1f}s deadline",
+                    unanswered=True,
                 )
                 if guard.cause == "deadline" and task.fixed_deadline is None:
                     with self._lock:
@@ -365,3 +520,14 @@ def error_line(e: BaseException) -> str:
         where = f" ({e.filename})" if e.filename else ""
         return f"{e.strerror}{where}"
     return f"{type(e).__name__}: {e}"
+
+
+def _span(seconds: float) -> str:
+    """``"42 s"``, ``"3 min"``, ``"1 h 5 min"``: how long an outage or a patience lasted."""
+    seconds = max(0, round(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"

@@ -94,7 +94,7 @@ class TreeUpload(SteeredJob):
         source = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} sources"
         self.progress = Progress(source, f"s3://{remote.bucket}/{target}")
         self.transfer = Transfer(
-            cfg, self.progress, classify=self.classify_for, on_record=on_record
+            cfg, self.progress, classify=self.classify_for, on_record=on_record, endpoint=remote
         )
         self._init_steering()
         self.files: list[FileUpload] = []

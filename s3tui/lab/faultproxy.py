@@ -128,8 +128,9 @@ internal_error = Fault.internal_error
 
 @dataclass
 class Rule:
-    """Which requests get a fault: a matcher (method, regex searched in path+query) and a
-    selector (every match / probability with a seeded RNG / the nth matches), capped by times.
+    """Which requests get a fault: a matcher (method, regex searched in path+query, regex
+    searched in the request head's header lines) and a selector (every match / probability with
+    a seeded RNG / the nth matches), capped by times.
 
     Counters are updated under the proxy's lock; read them after the traffic is done.
     """
@@ -141,21 +142,25 @@ class Rule:
     nth: int | Collection[int] | None = None
     times: int | None = None
     seed: int = 0
+    header: str | None = None
     matched: int = field(default=0, init=False)
     injected: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self._re = re.compile(self.path) if self.path else None
+        self._header_re = re.compile(self.header, re.IGNORECASE) if self.header else None
         self._rng = random.Random(self.seed)
         self._nth = {self.nth} if isinstance(self.nth, int) else set(self.nth or ())
         if self.method:
             self.method = self.method.upper()
 
-    def _select(self, method: str, target: str) -> bool:
+    def _select(self, method: str, target: str, head: str = "") -> bool:
         """Count a matching request and decide whether it gets the fault (caller holds lock)."""
         if self.method and method != self.method:
             return False
         if self._re and not self._re.search(target):
+            return False
+        if self._header_re and not self._header_re.search(head.partition("\r\n")[2]):
             return False
         self.matched += 1
         if self.times is not None and self.injected >= self.times:
@@ -324,6 +329,9 @@ class FaultProxy:
         self._fault_cond = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
+        self._accepting: threading.Thread | None = None
+        self._down = False  # go_down(): refusing connections, no listener
+        self._resetting = False  # go_down(refuse=False): every new connection is reset
         self._socks: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
 
@@ -339,9 +347,12 @@ class FaultProxy:
         nth: int | Collection[int] | None = None,
         times: int | None = None,
         seed: int = 0,
+        header: str | None = None,
     ) -> Rule:
-        """Add a rule (first matching rule that fires wins) and return it for its counters."""
-        rule = Rule(fault, method, path, probability, nth, times, seed)
+        """Add a rule (first matching rule that fires wins) and return it for its counters.
+        ``header``: a regex searched in the request's header lines, e.g. the access key in
+        ``Authorization: AWS4-HMAC-SHA256 Credential=KEY/...``."""
+        rule = Rule(fault, method, path, probability, nth, times, seed, header)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -389,14 +400,67 @@ class FaultProxy:
         if self._listener is not None:
             raise RuntimeError("FaultProxy already started")
         self._stop.clear()
+        self._listen(self._want_port)
+        return self
+
+    def _listen(self, port: int) -> None:
         lsock = socket.socket(self._family, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsock.bind((self.host, self._want_port))
+        lsock.bind((self.host, port))
         lsock.listen(128)
         self._listener = lsock
         self.port = lsock.getsockname()[1]
-        self._spawn(self._accept_loop, "faultproxy-accept")
-        return self
+        self._accepting = self._spawn(self._accept_loop, "faultproxy-accept", lsock)
+
+    # -- outages ---------------------------------------------------------------------------
+
+    def go_down(self, refuse: bool = True) -> None:
+        """The endpoint vanishes: every open connection is reset, and new ones are refused
+        (the listener closes, as when the server is gone) or, with ``refuse=False``, accepted
+        and reset at once (a firewall or load balancer in front of a dead server). Undo with
+        :meth:`come_back`, which listens on the same port again."""
+        with self._lock:
+            if self._down or self._resetting or self._listener is None:
+                return
+            socks = list(self._socks)
+            if not refuse:
+                self._resetting = True
+            else:
+                self._down = True
+                lsock, self._listener = self._listener, None
+                accepting = self._accepting
+        if refuse:
+            with contextlib.suppress(OSError):
+                lsock.shutdown(socket.SHUT_RDWR)  # wakes accept() on Linux
+            lsock.close()
+            if accepting is not None:
+                accepting.join(5)
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.shutdown(socket.SHUT_RDWR)
+
+    def come_back(self) -> None:
+        """Listen again on the same port after :meth:`go_down`."""
+        with self._lock:
+            self._resetting = False
+            if not self._down:
+                return
+            self._down = False
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self._listen(self.port)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    @property
+    def down(self) -> bool:
+        with self._lock:
+            return self._down or self._resetting
 
     def stop(self) -> None:
         """Close the listener and every connection (stalled ones too) and join all threads."""
@@ -470,26 +534,29 @@ class FaultProxy:
         with self._lock:
             self._socks.discard(s)
 
-    def _accept_loop(self) -> None:
-        lsock = self._listener
-        assert lsock is not None
+    def _accept_loop(self, lsock: socket.socket) -> None:
         while not self._stop.is_set():
             try:
                 client, _ = lsock.accept()
             except OSError:
-                if self._stop.is_set():
+                if self._stop.is_set() or lsock.fileno() < 0 or self._listener is not lsock:
                     return
                 time.sleep(0.01)
+                continue
+            if self._resetting:
+                with contextlib.suppress(OSError):
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()
                 continue
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._track(client)
             self._spawn(self._serve, "faultproxy-conn", client)
 
-    def _pick_fault(self, method: str, target: str) -> Fault | None:
+    def _pick_fault(self, method: str, target: str, head: str = "") -> Fault | None:
         with self._lock:
             self._requests.append((method, target))
             for rule in self._rules:
-                if rule._select(method, target):
+                if rule._select(method, target, head):
                     self._faults.append(InjectedFault(time.time(), rule.fault.kind, method, target))
                     self._fault_cond.notify_all()
                     return rule.fault
@@ -508,7 +575,7 @@ class FaultProxy:
                 if head is None:
                     break
                 req = _parse_head(head)
-                fault = self._pick_fault(req.method, req.target)
+                fault = self._pick_fault(req.method, req.target, head.decode("latin-1"))
                 self._sleep(self.latency)
                 if fault is not None and fault.kind == "respond":
                     self._respond(client, reader, req, fault)

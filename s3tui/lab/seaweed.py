@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
+import json
 import os
 import random
 import secrets
@@ -95,9 +96,14 @@ class LocalS3:
         secret_key: str | None = None,
         weed: str | None = None,
         extra_args: tuple[str, ...] = (),
+        more_keys: int = 0,
     ) -> None:
         self.access_key = access_key
         self.secret_key = secret_key or secrets.token_hex(20)
+        # More key pairs the server accepts for the same identity (rotating credentials).
+        self.more_credentials = [
+            (f"{access_key}-{n + 2}", secrets.token_hex(20)) for n in range(more_keys)
+        ]
         self._weed = weed
         self._extra_args = tuple(extra_args)
         self._given_workdir = Path(workdir) if workdir is not None else None
@@ -174,6 +180,8 @@ class LocalS3:
             "-volume.preStopSeconds=0",  # throwaway data: no graceful drain on stop
             *self._extra_args,
         ]
+        if self.more_credentials:
+            args.append(f"-s3.config={self._identities_file()}")
         # Keep weed's unix sockets inside our dir (default is /tmp/seaweedfs-*-PORT.sock), when
         # the path fits the ~108-byte sun_path limit.
         if len(str(self.workdir)) < 80:
@@ -280,6 +288,26 @@ class LocalS3:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _identities_file(self) -> Path:
+        """weed's S3 config with every key pair of one admin identity: a file of its own
+        (0600), since the environment holds one pair only."""
+        assert self.workdir is not None
+        keys = [(self.access_key, self.secret_key), *self.more_credentials]
+        config = {
+            "identities": [
+                {
+                    "name": "lab",
+                    "credentials": [{"accessKey": k, "secretKey": s} for k, s in keys],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        path = self.workdir / "s3-identities.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(config, f)
+        return path
 
     # -- using it --------------------------------------------------------------------------
 

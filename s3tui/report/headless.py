@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from s3tui.engine.job import Result
+from s3tui.engine.outage import since_text
 from s3tui.engine.progress import (
     STDERR_EVENT,
     Event,
@@ -101,6 +102,11 @@ class HeadlessReporter:
         rate = self._meter.add(time.monotonic(), snap.bytes_sent)
         if self.json:
             self._write(json.dumps(progress_dict(snap, rate)))
+        elif snap.outage is not None:
+            # Nothing moves during an outage: a log gets the outage's own lines (when it
+            # starts, once a minute, when it ends), a terminal the countdown to the next try.
+            if self.tty:
+                self._write(f"s3tui: {since_text(snap.outage, time.time())}", transient=True)
         else:
             self._write(progress_line(snap, rate), transient=True)
 
@@ -114,6 +120,9 @@ class HeadlessReporter:
             return
         # A final failure is reported once, by the summary; retries and warnings as they happen.
         if ev.kind == EventKind.FAILED or (self.quiet and ev.kind != EventKind.WARNING):
+            return
+        if ev.kind == EventKind.OUTAGE and not self.json:
+            self._write(f"s3tui: {ev.reason}; {ev.next}")
             return
         if self.json:
             self._write(
@@ -273,6 +282,13 @@ def progress_dict(snap: Snapshot, rate: float) -> dict[str, object]:
     eta = eta_seconds(snap, rate)
     if eta is not None:
         d["eta_s"] = round(eta, 1)
+    if snap.outage is not None:
+        d["outage"] = {
+            "since": round(snap.outage.since, 3),  # Unix time
+            "next_try_s": round(max(0.0, snap.outage.next_try - time.time()), 1),
+            "reason": snap.outage.reason,
+            "probes": snap.outage.probes,
+        }
     if snap.files_total:
         d.update(
             files_total=snap.files_total,

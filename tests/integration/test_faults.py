@@ -163,6 +163,8 @@ def test_server_gone_for_good(
         "5MiB",
         "--retries",
         "2",
+        "--patience",  # an unreachable endpoint is waited out this long, not --retries
+        "5s",
     )
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=s3_env)
     assert p.stdin is not None and p.stderr is not None

@@ -142,6 +142,10 @@ class Remote:
         self._client = client
         self._connect = connect
         self._connect_lock = threading.Lock()
+        # Credentials renewed so far, and one renewal at a time (every worker may be told
+        # ExpiredToken at once; the first reloads, the others retry with what it found).
+        self._generation = 0
+        self._renew_lock = threading.Lock()
         self.bucket = bucket
         self._lock = threading.Lock()
         self._created: set[str] = set()  # every upload id this remote opened
@@ -164,6 +168,48 @@ class Remote:
                     self._client = self._connect()
                     self.endpoint = without_userinfo(self._client.meta.endpoint_url)
         return self._client
+
+    # --- an outage's probe, and expired credentials ---
+    def probe(self) -> None:
+        """HeadBucket: the cheapest request; any answer from the server (403, 404 too) means
+        it is reachable. Raises only when no answer came."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as e:
+            if error_code(e) is None:
+                raise
+
+    def credentials_generation(self) -> int:
+        return self._generation
+
+    def renew_credentials(self, generation: int) -> str | None:
+        """Make a new client on a fresh load of the credential chain (environment, files, SSO
+        cache, roles: a new botocore session) and swap it in when it signs with anything newer.
+        Requests in flight finish on the old client; the next attempts take the new one."""
+        from s3tui.engine.remote.client import expired_message, signing_identity
+
+        with self._renew_lock:
+            if self._generation > generation:
+                return None  # another worker renewed them since that attempt began
+            old = self.client
+            if self._connect is None:
+                return expired_message(old)
+            try:
+                before = signing_identity(old)
+            except Exception:
+                before = None  # the old ones cannot even refresh: anything loaded is newer
+            try:
+                fresh = self._connect()
+                after = signing_identity(fresh)
+            except Exception as e:
+                return expired_message(old, _short(e))
+            if after is None or after == before:
+                return expired_message(old)
+            with self._connect_lock:
+                self._client = fresh
+                self.direct = fast.direct_for(fresh)
+            self._generation += 1
+            return None
 
     def create_multipart(
         self, key: str, extra: dict[str, Any], spool_dir: str | None = None
@@ -501,3 +547,9 @@ def object_sums(resp: dict[str, Any]) -> ObjectSums:
         sse=resp.get("ServerSideEncryption")
         or ("SSE-C" if resp.get("SSECustomerAlgorithm") else None),
     )
+
+
+def _short(e: BaseException) -> str:
+    """An exception as a few words for a one-line message."""
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text if len(text) <= 160 else text[:157] + "..."

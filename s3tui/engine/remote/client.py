@@ -15,6 +15,7 @@ import weakref
 from typing import Any
 
 import botocore.awsrequest
+import botocore.credentials
 import botocore.exceptions as bx
 import botocore.session
 from botocore.config import Config
@@ -26,6 +27,9 @@ from s3tui.engine.remote.errors import RemoteError
 
 # Clients whose sockets the watchdog can cut (kept here, not patched onto botocore's client).
 _guarded: weakref.WeakSet[Any] = weakref.WeakSet()
+# The credentials object each client signs with, and the profile it came from: to tell whether a
+# reload gave newer ones, and to say which expired (never their secret).
+_signing: weakref.WeakKeyDictionary[Any, tuple[Any, str | None]] = weakref.WeakKeyDictionary()
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,6 +169,13 @@ def make_client(
         s3={"payload_signing_enabled": False},
     )
     client = session.create_client("s3", endpoint_url=endpoint_url, config=config, **kwargs)
+    if "aws_access_key_id" in kwargs:
+        creds: Any = botocore.credentials.Credentials(
+            kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"], method="explicit"
+        )
+    else:
+        creds = session.get_credentials()  # the very object create_client gave the client
+    _signing[client] = (creds, profile)
     if _install_guarded_pools(client):
         fast.attach(
             client,
@@ -177,3 +188,73 @@ def make_client(
             direct=direct,
         )
     return client
+
+
+# --------------------------------------------------------------------------------------------
+# Credentials: which ones a client signs with, and what to say when they expired
+# --------------------------------------------------------------------------------------------
+def signing_identity(client: Any) -> tuple[str, str, str | None] | None:
+    """(access key, secret, token) ``client`` signs with now; None without credentials.
+    Reading them lets refreshable credentials refresh themselves (botocore does so when they
+    are about to expire), which may raise if that fails."""
+    creds = _signing.get(client, (None, None))[0]
+    if creds is None:
+        return None
+    frozen = creds.get_frozen_credentials()
+    return (frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def expired_message(client: Any, problem: str = "") -> str:
+    """One line: which credentials expired (where they come from, never a secret) and how to
+    renew them. ``problem``: why loading them again failed, if it did."""
+    creds, profile = _signing.get(client, (None, None))
+    method = getattr(creds, "method", "") or ""
+    which, how = _credentials_source(method, profile)
+    again = f"loading them again failed ({problem})" if problem else "nothing newer was found"
+    return f"{which} expired and {again}: {how}"
+
+
+def _credentials_source(method: str, profile: str | None) -> tuple[str, str]:
+    env = os.environ
+    named = f" of profile {profile!r}" if profile else ""
+    login = f"aws sso login --profile {profile}" if profile else "aws sso login"
+    rerun = "and run the upload again"
+    if method == "env":
+        return (
+            "the credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN)",
+            f"export fresh ones {rerun} (a running process cannot see new ones there)",
+        )
+    if method == "explicit":
+        return (
+            "the credentials in AWS_ACCESS_KEY / AWS_SECRET_KEY",
+            f"export fresh ones {rerun}",
+        )
+    if method == "shared-credentials-file":
+        path = env.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+        return (
+            f"the credentials{named or ' of the default profile'} in {path}",
+            f"write fresh ones there {rerun} (s3tui reads the file again when they expire)",
+        )
+    if method == "config-file":
+        path = env.get("AWS_CONFIG_FILE", "~/.aws/config")
+        return (
+            f"the credentials{named or ' of the default profile'} in {path}",
+            f"write fresh ones there {rerun}",
+        )
+    if method == "sso":
+        return (f"the SSO credentials{named}", f"run `{login}` {rerun}")
+    if method.startswith("assume-role"):
+        return (
+            f"the role credentials{named}",
+            "check that the profile's source credentials still work "
+            f"(`aws sts get-caller-identity`) {rerun}",
+        )
+    if method == "custom-process":
+        return (
+            f"the credentials from credential_process{named}",
+            f"make the command give fresh credentials {rerun}",
+        )
+    if method in ("container-role", "iam-role"):
+        return ("the role credentials of this instance or container", f"check its role {rerun}")
+    source = f" ({method})" if method else ""
+    return (f"the credentials{source}{named}", f"renew them {rerun}")

@@ -44,6 +44,13 @@ class Failure:
     message: str  # one line for the user
     scope: Scope = Scope.REQUEST
     code: str = ""  # the S3 error code, when the server answered with one
+    # No answer came from the server (refused, reset, DNS, timeout): the endpoint may be down,
+    # and a run of these is waited out (engine/outage.py) rather than counted.
+    unanswered: bool = False
+    # Not even a connection opened (refused, DNS, connect timeout): the endpoint is down now.
+    connect_failed: bool = False
+    # The server said the credentials expired: load them again and retry (transfer.py).
+    expired_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,13 @@ JOB_CODES = frozenset(
         "AuthorizationHeaderMalformed",
         "KMS.NotFoundException",
     }
+)
+
+
+# The server says the credentials requests are signed with have expired (or their session token
+# is no longer valid): loading them again may give fresh ones.
+EXPIRED_CODES = frozenset(
+    {"ExpiredToken", "InvalidToken", "TokenRefreshRequired", "ExpiredTokenException"}
 )
 
 
@@ -169,13 +183,13 @@ def classify(exc: BaseException, bucket: str = "", key: str = "", endpoint: str 
 
 def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failure:
     if isinstance(exc, DeadlineExceeded):
-        return Failure(True, False, "deadline", str(exc))
+        return Failure(True, False, "deadline", str(exc), unanswered=True)
     if isinstance(exc, RemoteError):
         return Failure(not exc.fatal, False, exc.reason, str(exc))
     bx = _botocore_exceptions()
     if bx is None:
         if isinstance(exc, OSError | socket.timeout):
-            return Failure(True, False, _short_io_reason(exc), f"connection error: {exc}")
+            return _io_failure(exc)
         return Failure(False, False, type(exc).__name__, f"unexpected error: {exc}")
     if isinstance(exc, bx.ClientError):
         err = exc.response.get("Error", {})
@@ -216,6 +230,7 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
             _fatal_message(code, status, bucket, key, endpoint),
             Scope.JOB if code in JOB_CODES else Scope.REQUEST,
             code,
+            expired_credentials=code in EXPIRED_CODES,
         )
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
         return Failure(
@@ -229,12 +244,15 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
     if isinstance(
         exc, bx.TokenRetrievalError | bx.SSOTokenLoadError | bx.UnauthorizedSSOTokenError
     ):
+        # botocore could not refresh them itself (an expired SSO session, a role it cannot
+        # assume any more): a fresh load of the chain is the last chance before failing.
         return Failure(
             False,
             False,
             "credentials",
             f"cannot load credentials ({exc}): run `aws sso login` or fix the profile",
             Scope.JOB,
+            expired_credentials=True,
         )
     if isinstance(exc, bx.ParamValidationError):
         return Failure(False, False, "invalid parameter", f"invalid request: {exc}")
@@ -242,18 +260,47 @@ def _classify(exc: BaseException, bucket: str, key: str, endpoint: str) -> Failu
         return Failure(
             True,
             False,
-            "cannot connect",
+            _connect_reason(exc),
             f"cannot connect to {endpoint}: check --endpoint-url and the network",
             Scope.JOB,
+            unanswered=True,
+            connect_failed=True,
         )
     if isinstance(exc, bx.HTTPClientError):
         inner = exc.kwargs.get("error")
         if isinstance(inner, DeadlineExceeded):
-            return Failure(True, False, "deadline", str(inner))
-        return Failure(True, False, _short_io_reason(inner or exc), f"connection error: {exc}")
+            return Failure(True, False, "deadline", str(inner), unanswered=True)
+        return _io_failure(inner or exc, f"connection error: {exc}")
     if isinstance(exc, bx.BotoCoreError | OSError | socket.timeout):
-        return Failure(True, False, _short_io_reason(exc), f"connection error: {exc}")
+        return _io_failure(exc)
     return Failure(False, False, type(exc).__name__, f"unexpected error: {exc}")
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """Why no connection opened, in a few words: what an outage line shows."""
+    text = f"{exc} {getattr(exc, 'kwargs', {}).get('error', '')}".lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name or service" in text or "nodename" in text or "name resolution" in text:
+        return "name not resolved"
+    if "timed out" in text or "timeout" in text:
+        return "connect timeout"
+    return "cannot connect"
+
+
+def _io_failure(exc: BaseException, message: str = "") -> Failure:
+    """A request the network broke (no answer from the server). A refused connection or a
+    name that does not resolve (the fast path's own socket) says the endpoint is down now."""
+    connect_failed = isinstance(exc, ConnectionRefusedError | socket.gaierror)
+    reason = "name not resolved" if isinstance(exc, socket.gaierror) else _short_io_reason(exc)
+    return Failure(
+        True,
+        False,
+        reason,
+        message or f"connection error: {exc}",
+        unanswered=True,
+        connect_failed=connect_failed,
+    )
 
 
 def _short_io_reason(exc: BaseException) -> str:

@@ -48,4 +48,5 @@ def open_remote(
             direct=direct,
             endpoint=direct.endpoint or endpoint_url,
         )
-    return Remote(connect(), bucket, journal)
+    # ``connect`` again makes a client on a fresh load of the credentials (when they expire).
+    return Remote(connect(), bucket, journal, connect=connect)

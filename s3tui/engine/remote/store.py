@@ -141,3 +141,18 @@ class S3Store(Protocol):
     def settle_lost_creates(self) -> int:
         """Abort the uploads lost creates may have opened; returns how many were aborted."""
         ...
+
+    def probe(self) -> None:
+        """One cheap request to see whether the endpoint answers at all (an outage's probe):
+        returns if the server answered anything, even an error; raises if nothing came."""
+        ...
+
+    def credentials_generation(self) -> int:
+        """Grows each time fresh credentials replace the ones requests are signed with."""
+        ...
+
+    def renew_credentials(self, generation: int) -> str | None:
+        """The server said the credentials expired: load them again (the standard chain).
+        None when requests now sign with newer ones than at ``generation``; else one line
+        saying which credentials expired and how to renew them."""
+        ...

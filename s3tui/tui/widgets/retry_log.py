@@ -18,6 +18,7 @@ _KIND_STYLE = {
     "warning": "bold $warning",
     "failed": "bold $error",
     "info": "$text-muted",
+    "outage": "bold $error",
     "stderr": "bold $text-muted",  # a line of the --from command's stderr
 }
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.content import Content
 
+from s3tui.engine.outage import since_text
 from s3tui.engine.progress import Phase
 from s3tui.tui.fmt import bar, count, duration, eta, format_rate, format_size, percent
 from s3tui.tui.frame import Frame
@@ -23,7 +26,9 @@ class SummaryPanel(Panel):
     def draw(self, frame: Frame, width: int) -> Content:
         s = frame.snapshot
         phase = "paused" if s.paused and s.phase == Phase.RUNNING else s.phase.value
-        phase_style = "$warning" if phase == "paused" else _PHASE_STYLE[s.phase]
+        waiting = s.outage is not None and s.phase in (Phase.RUNNING, Phase.COMPLETING)
+        phase = "waiting" if waiting else phase
+        phase_style = "$warning" if phase in ("paused", "waiting") else _PHASE_STYLE[s.phase]
         right = Content.assemble(
             (f" {phase.upper()} ", f"bold reverse {phase_style}"),
             ("  elapsed ", "$text-muted"),
@@ -91,6 +96,13 @@ class SummaryPanel(Panel):
             ]
         line3 = Content.assemble(*pieces)
         lines = [line1, line2, line3]
+        if s.outage is not None and waiting:
+            lines.append(
+                Content.styled(
+                    f"{since_text(s.outage, time.time())}; reading paused, nothing is lost",
+                    "bold $warning",
+                )
+            )
         if s.message:
             style = "$error" if s.phase == Phase.FAILED else "$text-muted"
             lines.append(Content.styled(s.message, style))
