@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list what would be uploaded where, with sizes; send nothing",
     )
+    g.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="start over: send every file again, aborting uploads of these keys that killed "
+        "runs of s3tui left open (default: a rerun after an interruption continues it)",
+    )
     g = put.add_argument_group("output")
     g.add_argument("--no-tui", action="store_true", help="headless: progress on stderr")
     g.add_argument("--tui", action="store_true", help="dashboard even with stdin piped")

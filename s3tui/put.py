@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from s3tui.errors import S3tuiError, UsageError
 
 if TYPE_CHECKING:
+    from s3tui.engine.journal import Journal
     from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.walk import Filter
@@ -135,10 +136,11 @@ def run_tree(args: PutArgs) -> int:
 
     # --skip-existing starts with HeadObject, which needs botocore anyway.
     stats = _open_stats(args.stats_file)
+    journal = _journal(args)
     try:
         job = TreeUpload(
             args.sources,
-            _remote(args, quick=not opts.skip_existing),
+            _remote(args, quick=not opts.skip_existing, journal=journal),
             args.key,
             args.config,
             args.options,
@@ -147,6 +149,8 @@ def run_tree(args: PutArgs) -> int:
             skip_existing=opts.skip_existing,
             on_record=[stats] if stats else None,
             on_file=[stats] if stats else None,
+            journal=journal,
+            resume=opts.resume,
         )
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
     finally:
@@ -190,14 +194,21 @@ def _dry_run(args: PutArgs, filt: Filter) -> int:
     return 1 if listing.failures else 0
 
 
-def _remote(args: PutArgs, quick: bool = False) -> Remote:
-    """The destination, with a journal of the uploads this run opens (for `s3tui cleanup`).
+def _journal(args: PutArgs) -> Journal:
+    from s3tui.engine.journal import Journal
+
+    return Journal(endpoint=args.endpoint_url, region=args.region, profile=args.profile)
+
+
+def _remote(args: PutArgs, quick: bool = False, journal: Journal | None = None) -> Remote:
+    """The destination, with a journal of the uploads this run opens (for `s3tui cleanup`, and
+    for a rerun to resume).
 
     ``quick``: the job may start with small PutObjects, which a template remembered from an
     earlier run can send before botocore is imported (see engine/remote/templates.py).
     """
     from s3tui.engine.gate import LIGHT_PER_SLOT
-    from s3tui.engine.journal import Journal, orphans
+    from s3tui.engine.journal import orphans
     from s3tui.engine.remote import RemoteError, open_remote
 
     left = orphans()
@@ -205,10 +216,11 @@ def _remote(args: PutArgs, quick: bool = False) -> Remote:
         n = len(left)
         print(
             f"s3tui: note: {n} multipart upload{'s' if n != 1 else ''} left open by killed runs "
-            "(storage is billed until aborted): `s3tui cleanup` aborts them",
+            "(storage is billed until aborted): rerunning the same `s3tui put` of files resumes "
+            "them; `s3tui cleanup` aborts them",
             file=sys.stderr,
         )
-    journal = Journal(endpoint=args.endpoint_url, region=args.region, profile=args.profile)
+    journal = journal or _journal(args)
     try:
         return open_remote(
             args.bucket,
