@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="abort multipart uploads that killed runs left open, and delete their spool files",
         description="s3tui notes each multipart upload it opens until it is completed or "
         "aborted. A run killed with SIGKILL (OOM killer, reboot) cannot abort its upload: this "
-        "aborts those whose process is gone, with the endpoint, region and profile they used.",
+        "aborts those whose process is gone, with the endpoint, region and profile they used. "
+        "An aborted upload can no longer be resumed by rerunning its put.",
     )
     cleanup.add_argument(
         "--dry-run", action="store_true", help="list them; abort nothing, delete nothing"
