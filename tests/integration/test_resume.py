@@ -122,10 +122,10 @@ def test_a_killed_directory_upload_is_continued_without_sending_a_stored_part_ag
         spool=tmp_path / "spool",
     )
     assert r.code == 0, r.stderr
-    assert_landed(s3_client, bucket, {f"p/{k}": v for k, v in files.items()}, tmp_path / "spool")
     sent = _parts_sent(fault_proxy, since)
     again = [(u, n) for u, n in sent if any(u == uid and n in ns for uid, ns in stored.values())]
     assert not again, f"stored parts sent again: {again}"
+    assert_landed(s3_client, bucket, {f"p/{k}": v for k, v in files.items()}, tmp_path / "spool")
     for key, (_, parts) in stored.items():
         if parts:
             rel = key.removeprefix("p/")
@@ -152,10 +152,10 @@ def test_a_killed_single_file_upload_is_continued(
         str(path), dest, "--no-tui", env=s3_env, endpoint=fault_proxy.url, spool=tmp_path / "sp"
     )
     assert r.code == 0, r.stderr
-    assert_landed(s3_client, bucket, {"isos/big.iso": data}, tmp_path / "sp")
     sent = _parts_sent(fault_proxy, since)
     assert all(u == upload_id for u, _ in sent)  # the same upload, continued
     assert not {n for _, n in sent} & parts
+    assert_landed(s3_client, bucket, {"isos/big.iso": data}, tmp_path / "sp")
     assert {n for _, n in sent} | parts == set(range(1, 10))  # 5 MiB parts, as it was cut
     assert f"resuming big.iso: {len(parts)} of 9 parts" in r.stderr
 
