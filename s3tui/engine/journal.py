@@ -75,6 +75,7 @@ class Source:
     size: int
     mtime_ns: int
     part_size: int
+    options: str = ""  # a fingerprint of the object's headers the upload was opened with
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Entry:
     size: int | None = None
     mtime_ns: int | None = None
     part_size: int | None = None
+    options: str | None = None
 
     def writer_alive(self) -> bool:
         return writer_alive(self.pid, self.start_ticks, self.boot_id)
@@ -106,7 +108,7 @@ class Entry:
     def source(self) -> Source | None:
         if self.path is None or self.size is None or self.mtime_ns is None:
             return None
-        return Source(self.path, self.size, self.mtime_ns, self.part_size or 0)
+        return Source(self.path, self.size, self.mtime_ns, self.part_size or 0, self.options or "")
 
 
 class Journal:
@@ -165,6 +167,7 @@ class Journal:
                 "size": source.size,
                 "mtime_ns": source.mtime_ns,
                 "part_size": source.part_size,
+                "options": source.options,
             }
         return Entry(
             bucket,

@@ -63,7 +63,7 @@ from s3tui.engine.scheduler import (
 from s3tui.engine.stats import AttemptRecord, FileStat
 from s3tui.engine.transfer import Task, Transfer, error_line
 from s3tui.engine.tree_requests import task_for
-from s3tui.engine.tree_resume import Candidate, TakenOver, plan_for, source_of
+from s3tui.engine.tree_resume import Candidate, TakenOver, fingerprint, plan_for, source_of
 from s3tui.engine.walk import (
     Entry,
     Filter,
@@ -212,7 +212,8 @@ class TreeUpload(SteeredJob):
                 self._tell_file(f.stat)
                 continue
             if f.part_size:
-                f.resume = plan_for(e, dead.get(e.key, []), no_resume=not self.resume)
+                options = fingerprint(self._object_args(e))
+                f.resume = plan_for(e, dead.get(e.key, []), not self.resume, options)
                 if f.resume.note:
                     self.progress.event(EventKind.INFO, e.path, reason=f.resume.note)
             todo.append(f)
@@ -261,7 +262,8 @@ class TreeUpload(SteeredJob):
             total, parts = self._total_bytes, self._total_parts
         self.progress.set_total(total, parts_total=parts)
         if self.journal is not None:  # ours now: a kill of this run leaves it resumable again
-            self.journal.describe(self.remote.bucket, e.key, source_of(e, f.part_size))
+            options = fingerprint(self._object_args(e))
+            self.journal.describe(self.remote.bucket, e.key, source_of(e, f.part_size, options))
             self.journal.opened(self.remote.bucket, e.key, taken.upload_id)
         n = len(taken.copies)
         reason = (

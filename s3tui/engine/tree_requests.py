@@ -43,6 +43,7 @@ from s3tui.engine.tree_resume import (
     MAX_CANDIDATES,
     Candidate,
     TakenOver,
+    fingerprint,
     foreign,
     proves,
     source_of,
@@ -248,7 +249,8 @@ def create(job: TreeJob, f: FileUpload) -> Parts:
         if taken is not None:
             return taken
         if job.journal is not None:
-            job.journal.describe(job.remote.bucket, e.key, source_of(e, f.part_size))
+            source = source_of(e, f.part_size, fingerprint(args))
+            job.journal.describe(job.remote.bucket, e.key, source)
         return job.remote.create_multipart(e.key, args)
 
     def done(result: str | TakenOver) -> None:

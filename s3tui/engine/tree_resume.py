@@ -21,8 +21,11 @@ The decisions, in order:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from s3tui.engine.journal import Entry, Source
 from s3tui.engine.localfile import blocks
@@ -65,24 +68,35 @@ class TakenOver:
     own: bool
 
 
-def source_of(e: FileEntry, part_size: int) -> Source:
-    return Source(os.path.abspath(e.path), e.size, e.mtime_ns, part_size)
+def fingerprint(args: dict[str, Any]) -> str:
+    """The object's headers (Content-Type, metadata, tags, SSE...) as a short digest: an upload
+    keeps the headers it was opened with, so one opened with others is not resumed."""
+    text = json.dumps(args, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def plan_for(e: FileEntry, dead: list[Entry], no_resume: bool) -> Plan:
-    """The file's candidates among the uploads dead runs left open on its key (newest first)."""
+def source_of(e: FileEntry, part_size: int, options: str = "") -> Source:
+    return Source(os.path.abspath(e.path), e.size, e.mtime_ns, part_size, options)
+
+
+def plan_for(e: FileEntry, dead: list[Entry], no_resume: bool, options: str = "") -> Plan:
+    """The file's candidates among the uploads dead runs left open on its key (newest first);
+    ``options`` is the :func:`fingerprint` of this run's object headers."""
     plan = Plan()
     for old in dead:
         src = old.source
         if no_resume:
             plan.drop.append(old.upload_id)
             continue
-        if src is not None and (src.size, src.mtime_ns) != (e.size, e.mtime_ns):
-            how = f"size {src.size} -> {e.size}" if src.size != e.size else "modified"
-            plan.note = (
-                f"changed since the interrupted run ({how}): starting it over; its old upload "
-                "is aborted"
-            )
+        how = ""
+        if src is not None and src.size != e.size:
+            how = f"changed since the interrupted run (size {src.size} -> {e.size})"
+        elif src is not None and src.mtime_ns != e.mtime_ns:
+            how = "changed since the interrupted run (modified)"
+        elif src is not None and src.options and options and src.options != options:
+            how = "sent with other object options (headers) by the interrupted run"
+        if how:
+            plan.note = f"{how}: starting it over; its old upload is aborted"
             plan.drop.append(old.upload_id)
             continue
         if len(plan.candidates) >= MAX_CANDIDATES:

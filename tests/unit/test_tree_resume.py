@@ -23,7 +23,7 @@ from s3tui.engine.remote.calls import multipart_etag
 from s3tui.engine.remote.store import Part, PartInfo, Stored
 from s3tui.engine.run_record import default_dir as records_dir
 from s3tui.engine.tree import TreeUpload
-from s3tui.engine.tree_resume import source_of
+from s3tui.engine.tree_resume import fingerprint, source_of
 from s3tui.engine.walk import Filter, scan
 from tests.s3double import S3Double, s3_error
 from tests.unit.test_tree_on_double import PART, _cfg, _files
@@ -91,6 +91,7 @@ def _interrupted(
     stored: dict[int, bytes],
     part_size: int = PART,
     alive: bool = False,
+    options: dict[str, str] | None = None,
 ) -> str:
     """An upload of ``root/name`` left open with ``stored`` parts, noted in the journal."""
     key = f"p/{name}"
@@ -99,7 +100,8 @@ def _interrupted(
         s3.upload_part(key, upload_id, n, _body(data), len(data), crc32c(data))
     (entry,) = [e for e in scan([str(root)], "p/", Filter(), False).entries if e.key == key]
     j = Journal(jdir)
-    j.describe(s3.bucket, key, source_of(entry, part_size))
+    args = options if options is not None else _job(root, s3, jdir)._object_args(entry)
+    j.describe(s3.bucket, key, source_of(entry, part_size, fingerprint(args)))
     j.opened(s3.bucket, key, upload_id)
     if not alive:
         _dead(jdir)
@@ -196,6 +198,20 @@ def test_a_file_changed_since_the_interrupted_run_starts_over_and_its_old_upload
     assert any(
         "changed since the interrupted run (modified): starting it over" in i for i in _infos(job)
     )
+
+
+def test_an_upload_opened_with_other_object_options_is_not_resumed(tmp_path: Path) -> None:
+    root, jdir = tmp_path / "d", tmp_path / "j"
+    data = _files(root, {"big": 2 * PART})["p/big"]
+    s3 = S3Double()
+    other = {"ContentType": "text/plain"}  # it keeps these headers: completing it would too
+    old = _interrupted(s3, root, jdir, "big", {1: data[:PART]}, options=other)
+    job = _job(root, s3, jdir)
+    result = job.run()
+    assert result.exit_code == 0, result.message
+    assert s3.called("abort") == [old] and s3.called("list_parts") == []
+    assert sorted(s3.called("upload_part")) == [1, 2]
+    assert any("other object options" in i for i in _infos(job))
 
 
 def test_the_upload_of_a_writer_that_still_runs_is_never_touched(tmp_path: Path) -> None:
