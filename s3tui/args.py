@@ -218,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list what would be uploaded where, with sizes; send nothing",
     )
+    g.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="start over: send every file again, aborting uploads of these keys that killed "
+        "runs of s3tui left open (default: a rerun after an interruption continues it)",
+    )
     g = put.add_argument_group("output")
     g.add_argument("--no-tui", action="store_true", help="headless: progress on stderr")
     g.add_argument("--tui", action="store_true", help="dashboard even with stdin piped")
@@ -243,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
         "aborted. A run killed with SIGKILL (OOM killer, reboot) cannot abort its upload: this "
         "aborts those whose process is gone, with the endpoint, region and profile they used. "
         "It knows only this host's own runs: `s3tui uploads ls|abort s3://BUCKET[/PREFIX]` "
-        "finds every incomplete upload in a bucket, whoever left it.",
+        "finds every incomplete upload in a bucket, whoever left it. "
+        "An aborted upload can no longer be resumed by rerunning its put.",
     )
     cleanup.add_argument(
         "--dry-run", action="store_true", help="list them; abort nothing, delete nothing"

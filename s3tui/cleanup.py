@@ -28,7 +28,11 @@ def run_cleanup(
     if dry_run:
         for _, e in left:
             print(f"would abort {_describe(e)}")
-        print(f"s3tui: {len(left)} to abort; run without --dry-run to abort them", file=sys.stderr)
+        print(
+            f"s3tui: {len(left)} to abort; run without --dry-run to abort them (an aborted "
+            "upload can no longer be resumed: rerunning its `s3tui put` resumes it instead)",
+            file=sys.stderr,
+        )
         return EXIT_OK
 
     from s3tui.engine.remote import Remote, RemoteError, classify, make_client
@@ -62,6 +66,12 @@ def run_cleanup(
         path.unlink(missing_ok=True)
         print(f"aborted {_describe(e)}")
     watchdog.stop()
+    if len(left) > failed:
+        print(
+            "s3tui: the aborted uploads can no longer be resumed: rerunning their `s3tui put` "
+            "sends those files whole",
+            file=sys.stderr,
+        )
     if failed:
         print(
             f"s3tui: {failed} of {len(left)} uploads could not be aborted; they stay noted: "

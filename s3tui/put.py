@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from s3tui.engine.job import Result
+    from s3tui.engine.journal import Journal
     from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.walk import Filter
@@ -146,10 +147,11 @@ def run_tree(args: PutArgs, on_done: Callable[[Result], None] | None = None) -> 
 
     # --skip-existing starts with HeadObject, which needs botocore anyway.
     stats = _open_stats(args.stats_file)
+    journal = _journal(args)
     try:
         job = TreeUpload(
             args.sources,
-            _remote(args, quick=not opts.skip_existing),
+            _remote(args, quick=not opts.skip_existing, journal=journal),
             args.key,
             args.config,
             args.options,
@@ -158,6 +160,8 @@ def run_tree(args: PutArgs, on_done: Callable[[Result], None] | None = None) -> 
             skip_existing=opts.skip_existing,
             on_record=[stats] if stats else None,
             on_file=[stats] if stats else None,
+            journal=journal,
+            resume=opts.resume,
         )
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_done=on_done)
     finally:
@@ -201,14 +205,21 @@ def _dry_run(args: PutArgs, filt: Filter) -> int:
     return 1 if listing.failures else 0
 
 
-def _remote(args: PutArgs, quick: bool = False) -> Remote:
-    """The destination, with a journal of the uploads this run opens (for `s3tui cleanup`).
+def _journal(args: PutArgs) -> Journal:
+    from s3tui.engine.journal import Journal
+
+    return Journal(endpoint=args.endpoint_url, region=args.region, profile=args.profile)
+
+
+def _remote(args: PutArgs, quick: bool = False, journal: Journal | None = None) -> Remote:
+    """The destination, with a journal of the uploads this run opens (for `s3tui cleanup`, and
+    for a rerun to resume).
 
     ``quick``: the job may start with small PutObjects, which a template remembered from an
     earlier run can send before botocore is imported (see engine/remote/templates.py).
     """
     from s3tui.engine.gate import LIGHT_PER_SLOT
-    from s3tui.engine.journal import Journal, orphans
+    from s3tui.engine.journal import orphans
     from s3tui.engine.remote import RemoteError, open_remote
 
     left = orphans()
@@ -216,10 +227,11 @@ def _remote(args: PutArgs, quick: bool = False) -> Remote:
         n = len(left)
         print(
             f"s3tui: note: {n} multipart upload{'s' if n != 1 else ''} left open by killed runs "
-            "(storage is billed until aborted): `s3tui cleanup` aborts them",
+            "(storage is billed until aborted): rerunning the same `s3tui put` of files resumes "
+            "them; `s3tui cleanup` aborts them",
             file=sys.stderr,
         )
-    journal = Journal(endpoint=args.endpoint_url, region=args.region, profile=args.profile)
+    journal = journal or _journal(args)
     try:
         remote = open_remote(
             args.bucket,

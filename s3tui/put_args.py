@@ -37,6 +37,7 @@ class TreeOptions:
     follow_symlinks: bool = False
     skip_existing: bool = False
     dry_run: bool = False  # list what would go where; send nothing
+    resume: bool = True  # continue what an interrupted run of the same command left
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def _check_stream(ns: argparse.Namespace, key: str) -> None:
         "--follow-symlinks": ns.follow_symlinks,
         "--skip-existing": ns.skip_existing,
         "--dry-run": ns.dry_run,
+        "--no-resume": ns.no_resume,
     }
     used = [flag for flag, on in tree_flags.items() if on]
     if used:
@@ -196,6 +198,7 @@ def _check_files(ns: argparse.Namespace, sources: list[str]) -> TreeOptions:
         follow_symlinks=ns.follow_symlinks,
         skip_existing=ns.skip_existing,
         dry_run=ns.dry_run,
+        resume=not ns.no_resume,
     )
 
 

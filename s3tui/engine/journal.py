@@ -8,7 +8,9 @@ completed or aborted. ``s3tui cleanup`` aborts the ones whose process is gone an
 spool directory they left.
 
 No credential is ever written: an entry holds the endpoint, region and profile name, the bucket,
-key and upload id, the spool directory, and which process wrote it. Files are 0600 in a 0700 dir.
+key and upload id, the spool directory, and which process wrote it; for a file, also what a rerun
+needs to resume it (the local path, its size and mtime, the part size used). Files are 0600 in a
+0700 dir.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, replace
@@ -46,6 +49,35 @@ def _start_ticks(pid: int) -> str:
     return ""
 
 
+def writer_alive(pid: int, start_ticks: str, boot_id: str) -> bool:
+    """Whether the process that wrote a note (``pid``, started at ``start_ticks`` in boot
+    ``boot_id``) still runs: a reused pid or a reboot does not count."""
+    if boot_id and boot_id != _boot_id():
+        return False  # written before the last reboot
+    if start_ticks:
+        return _start_ticks(pid) == start_ticks
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Source:
+    """The local file an upload is made of, as it was when the upload was opened: a rerun
+    resumes the upload only while the file still has this size and mtime, and cuts it with
+    this part size."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    part_size: int
+    options: str = ""  # a fingerprint of the object's headers the upload was opened with
+
+
 @dataclass(frozen=True)
 class Entry:
     bucket: str
@@ -62,19 +94,21 @@ class Entry:
     # A CreateMultipartUpload was sent and its answer never came (upload_id is ""): an upload
     # may exist that nobody knows the id of. Resolved by listing the key's uploads.
     pending: bool = False
+    # The local file of a file upload (see Source); None for a stream and in older entries.
+    path: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    part_size: int | None = None
+    options: str | None = None
 
     def writer_alive(self) -> bool:
-        if self.boot_id and self.boot_id != _boot_id():
-            return False  # written before the last reboot
-        if self.start_ticks:
-            return _start_ticks(self.pid) == self.start_ticks
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return writer_alive(self.pid, self.start_ticks, self.boot_id)
+
+    @property
+    def source(self) -> Source | None:
+        if self.path is None or self.size is None or self.mtime_ns is None:
+            return None
+        return Source(self.path, self.size, self.mtime_ns, self.part_size or 0, self.options or "")
 
 
 class Journal:
@@ -94,6 +128,19 @@ class Journal:
         self._pid = os.getpid()
         self._start = _start_ticks(self._pid)
         self._boot = _boot_id()
+        self._sources: dict[tuple[str, str], Source] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint entries are noted with (no ``user:password@``)."""
+        return self._endpoint
+
+    def describe(self, bucket: str, key: str, source: Source) -> None:
+        """What the upload of ``key`` about to be opened (or adopted) is made of: noted with
+        it by :meth:`opened`, so that a rerun can tell whether the file is still the same."""
+        with self._lock:
+            self._sources[(bucket, key)] = source
 
     def _path(self, upload_id: str) -> Path:
         return self.directory / f"{hashlib.sha256(upload_id.encode()).hexdigest()[:24]}.json"
@@ -111,6 +158,17 @@ class Journal:
         return name
 
     def _entry(self, bucket: str, key: str, upload_id: str, spool_dir: str | None) -> Entry:
+        with self._lock:
+            source = self._sources.get((bucket, key))
+        about = {}
+        if source is not None and upload_id:
+            about = {
+                "path": source.path,
+                "size": source.size,
+                "mtime_ns": source.mtime_ns,
+                "part_size": source.part_size,
+                "options": source.options,
+            }
         return Entry(
             bucket,
             key,
@@ -123,6 +181,7 @@ class Journal:
             self._start,
             self._boot,
             time.time(),
+            **about,
         )
 
     def _write(self, path: Path, entry: Entry) -> None:
@@ -159,6 +218,27 @@ def entries(directory: Path | None = None) -> list[tuple[Path, Entry]]:
 def orphans(directory: Path | None = None) -> list[tuple[Path, Entry]]:
     """Uploads noted by processes that are gone: nobody will complete or abort them."""
     return [(path, e) for path, e in entries(directory) if not e.writer_alive()]
+
+
+def open_by_key(
+    endpoint: str | None, bucket: str, directory: Path | None = None
+) -> tuple[dict[str, list[Entry]], set[str]]:
+    """The uploads dead runs left open in ``bucket`` on this endpoint, by key, newest first (what
+    a rerun may resume), and the ids of uploads whose writer still runs (never to be touched).
+    One pass over the journal for a whole tree."""
+    where = without_userinfo(endpoint) if endpoint else endpoint
+    dead: dict[str, list[Entry]] = {}
+    live: set[str] = set()
+    for _, e in entries(directory):
+        if e.pending or not e.upload_id:
+            continue
+        if e.writer_alive():
+            live.add(e.upload_id)
+        elif (e.endpoint, e.bucket) == (where, bucket):
+            dead.setdefault(e.key, []).append(e)
+    for found in dead.values():
+        found.sort(key=lambda e: e.opened, reverse=True)
+    return dead, live
 
 
 def left_open(

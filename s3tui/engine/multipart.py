@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from s3tui.engine.remote import ObjectInfo, S3Store, Stored, composite_crc32c_b64
 from s3tui.engine.watchdog import Watchdog
+from s3tui.sizes import format_size
 
 __all__ = [
     "CONTROL_DEADLINE",
@@ -133,14 +134,17 @@ def uploaded_line(
     size: int | None = None,
     parts: int = 0,
     retries: int = 0,
+    reused: int = 0,
 ) -> str:
     """``uploaded WHAT to DEST in S s``, with ``(x MB/s, N parts, M retries)`` when ``size``
-    is given: the one wording of every upload's result."""
+    is given: the one wording of every upload's result. ``reused``: bytes of ``size`` that an
+    interrupted run had stored and were kept, not sent: the rate counts only what was sent."""
     line = f"uploaded {what} to {dest} in {seconds:.1f}s"
     if size is None:
         return line
-    rate = size / seconds / 1e6 if seconds > 0 else 0.0
+    rate = (size - reused) / seconds / 1e6 if seconds > 0 else 0.0
+    kept = f", {format_size(reused)} already stored by the interrupted run" if reused else ""
     return (
         f"{line} ({rate:.1f} MB/s, {parts} part{'s' if parts != 1 else ''}, "
-        f"{retries} {'retry' if retries == 1 else 'retries'})"
+        f"{retries} {'retry' if retries == 1 else 'retries'}{kept})"
     )

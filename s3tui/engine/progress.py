@@ -152,6 +152,9 @@ class Snapshot:
     files_total: int = 0
     message: str = ""  # final result or error line
     outage: OutageView | None = None  # set while the endpoint is unreachable
+    # Of bytes_uploaded: parts an interrupted run had stored and this one proved and kept
+    # (done, never sent: throughput and ETA come from what is sent).
+    bytes_reused: int = 0
 
     @property
     def parts_in_flight(self) -> int:
@@ -183,6 +186,7 @@ class Progress:
         self._bytes_read = 0
         self._bytes_uploaded = 0
         self._bytes_sent = 0
+        self._bytes_reused = 0
         self._expected: int | None = None
         self._total: int | None = None
         self._parts_done = 0
@@ -244,6 +248,15 @@ class Progress:
     def add_read(self, n: int) -> None:
         with self._lock:
             self._bytes_read += n
+
+    def add_reused(self, n: int, parts: int = 1) -> None:
+        """``parts`` parts (``n`` bytes) an earlier run stored were proved to be the source's
+        bytes and kept: read and done, but never sent."""
+        with self._lock:
+            self._bytes_read += n
+            self._bytes_uploaded += n
+            self._bytes_reused += n
+            self._parts_done += parts
 
     def set_total(self, total: int, parts_total: int | None = None) -> None:
         with self._lock:
@@ -422,6 +435,7 @@ class Progress:
                 files_total=len(self._files),
                 message=self._message,
                 outage=outage,
+                bytes_reused=self._bytes_reused,
             )
 
 

@@ -37,6 +37,18 @@ class LocalPart:
     def of(cls, number: int, data: bytes | memoryview) -> LocalPart:
         return cls(number, len(data), hashlib.md5(data).hexdigest(), crc32c(data))
 
+    @classmethod
+    def of_blocks(cls, number: int, blocks: Iterable[bytes | memoryview]) -> LocalPart:
+        """The same, from the part's bytes in pieces: a part of a file (up to 5 GiB) is hashed
+        as it is read, never held whole."""
+        md5 = hashlib.md5(usedforsecurity=False)
+        crc = size = 0
+        for block in blocks:
+            md5.update(block)
+            crc = crc32c(block, crc)
+            size += len(block)
+        return cls(number, size, md5.hexdigest(), crc)
+
 
 def copies_by_number(listed: Iterable[PartInfo]) -> dict[int, list[PartInfo]]:
     """ListParts' entries grouped by part number, copies in the order listed."""

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from s3tui.engine.multipart import PartTable
 from s3tui.engine.plan import plan_parts
 from s3tui.engine.progress import FileState
+from s3tui.engine.remote import PartInfo
 from s3tui.engine.stats import FileStat
+from s3tui.engine.tree_resume import Plan
 from s3tui.engine.walk import Entry
 
 
@@ -70,9 +72,13 @@ class FileUpload:
         "ok_start",
         "part_size",
         "parts",
+        "resume",
+        "reused_bytes",
+        "reused_parts",
         "settled",
         "stat",
         "state",
+        "stored",
         "unanswered",
         "upload_id",
     )
@@ -101,6 +107,17 @@ class FileUpload:
         self.etag: str | None = None
         self.checksum: str | None = None
         self.stat: FileStat | None = None  # frozen when the file settles
+        # Resuming (engine/tree_resume.py): what to do about earlier uploads of the key, the
+        # copies an upload taken over had stored (by part number), and what was kept of them.
+        self.resume: Plan = Plan()
+        self.stored: dict[int, list[PartInfo]] = {}
+        self.reused_bytes = 0
+        self.reused_parts = 0
+
+    def replan(self, part_size: int) -> None:
+        """Cut the file as an upload taken over was cut (before any part was sent)."""
+        self.part_size = part_size
+        self.nparts = -(-self.entry.size // part_size)
 
     def part_range(self, n: int) -> tuple[int, int]:
         offset = (n - 1) * self.part_size

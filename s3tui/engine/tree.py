@@ -13,6 +13,11 @@ sends is in :mod:`~s3tui.engine.tree_requests`, the --skip-existing comparison i
 Never stored torn: a size or mtime different from the listing fails that file ("changed while
 being uploaded") and aborts its upload.
 
+Resumed after an interruption: files an interrupted run of the same command completed and that
+are unchanged since are not sent again (:mod:`~s3tui.engine.run_record`, no request at all), and
+a file whose multipart upload that run left open continues it, sending only the parts not
+stored yet (:mod:`~s3tui.engine.tree_resume`). ``resume=False`` (``--no-resume``) starts over.
+
 One bad file does not stop the rest: a file's own failure (vanished, changed, AccessDenied on its
 key, retries exhausted) is recorded on that file and the job goes on, ending with exit 1 and
 ``Result.failed_files``. A failure whose scope is the whole job (credentials, missing bucket,
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,10 +38,20 @@ from typing import Any
 from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.gate import LIGHT_PER_SLOT
 from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob, Stop
+from s3tui.engine.journal import Journal, open_by_key
 from s3tui.engine.localfile import FileProblem, crc32c_range, local_problem, require_listed
 from s3tui.engine.multipart import CONTROL_DEADLINE, uploaded_line
 from s3tui.engine.progress import EventKind, FileState, Phase, Progress
-from s3tui.engine.remote import Failure, S3Store, Scope, Withdrawal, classify, crc32c_b64
+from s3tui.engine.remote import (
+    Failure,
+    S3Store,
+    Scope,
+    UploadInfo,
+    Withdrawal,
+    classify,
+    crc32c_b64,
+)
+from s3tui.engine.run_record import Done, RunRecord
 from s3tui.engine.scheduler import (
     FileUpload,
     Probe,
@@ -47,6 +63,7 @@ from s3tui.engine.scheduler import (
 from s3tui.engine.stats import AttemptRecord, FileStat
 from s3tui.engine.transfer import Task, Transfer, error_line
 from s3tui.engine.tree_requests import task_for
+from s3tui.engine.tree_resume import Candidate, TakenOver, fingerprint, plan_for, source_of
 from s3tui.engine.walk import (
     Entry,
     Filter,
@@ -58,6 +75,9 @@ from s3tui.engine.walk import (
 )
 from s3tui.errors import EXIT_FAILED
 from s3tui.sizes import format_size
+
+# Why a file was not sent: the run record says an interrupted run uploaded it, unchanged since.
+RESUMED = "uploaded by the interrupted run, unchanged since"
 
 
 class TreeUpload(SteeredJob):
@@ -79,6 +99,9 @@ class TreeUpload(SteeredJob):
         skip_existing: bool = False,
         on_record: list[Callable[[AttemptRecord], None]] | None = None,
         on_file: list[Callable[[FileStat], None]] | None = None,
+        journal: Journal | None = None,
+        resume: bool = True,
+        record: RunRecord | None = None,
     ) -> None:
         self.sources = list(sources)
         self.remote = remote
@@ -89,8 +112,16 @@ class TreeUpload(SteeredJob):
         self.follow_symlinks = follow_symlinks
         self.skip_existing = skip_existing
         self._on_file = list(on_file or [])
+        self.journal = journal
+        self.resume = resume
         single = exact_key(dest_key, self.sources)
         target = single if single is not None else prefix_of(dest_key)
+        self._list_prefix = target  # where open uploads of these files may be
+        self.record = record or RunRecord(remote.endpoint, remote.bucket, dest_key, self.sources)
+        self._journal_ids: set[str] = set()  # uploads any journal entry names: not foreign
+        self._listing: list[UploadInfo] | None = None
+        self._listing_lock = threading.Lock()
+        self._resumed_files = 0  # files the run record says an interrupted run uploaded
         source = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} sources"
         self.progress = Progress(source, f"s3://{remote.bucket}/{target}")
         self.transfer = Transfer(
@@ -123,7 +154,12 @@ class TreeUpload(SteeredJob):
             self.fail(f"unexpected error: {type(e).__name__}: {e}")
         finally:
             self._cleanup()
-        return self._result()
+        result = self._result()
+        if result.ok:
+            self.record.finished()  # nothing left to resume: a rerun uploads everything again
+        else:
+            self.record.close()
+        return result
 
     def _prepare(self) -> None:
         listing = scan(self.sources, self.dest_key, self.filt, self.follow_symlinks)
@@ -143,12 +179,135 @@ class TreeUpload(SteeredJob):
                 continue
             self.files.append(f)
             self.progress.file_added(e.path, e.key, e.size)
-        self._total_bytes = sum(f.entry.size for f in self.files)
-        self._total_parts = sum(f.nparts for f in self.files)
+        todo = self._plan_resume()
+        self._total_bytes = sum(f.entry.size for f in todo)
+        self._total_parts = sum(f.nparts for f in todo)
         self.progress.set_total(self._total_bytes, parts_total=self._total_parts)
         with self._cond:
-            self._unsettled = len(self.files)
-            self.scheduler.add(self.files, check_first=self.skip_existing)
+            self._unsettled = len(todo)
+            self.scheduler.add(todo, check_first=self.skip_existing)
+
+    # --- resuming an interrupted run ---
+    def _plan_resume(self) -> list[FileUpload]:
+        """Files an interrupted run completed and that are unchanged are done; a multipart
+        file learns which uploads of its key dead runs left open. Returns the files to send.
+        No request: the journal and the run record are local files."""
+        earlier = self.record.earlier() if self.resume else {}
+        dead, live = ({}, set())
+        if self.journal is not None:
+            dead, live = open_by_key(
+                self.journal.endpoint, self.remote.bucket, self.journal.directory
+            )
+        self._journal_ids = live | {e.upload_id for found in dead.values() for e in found}
+        todo: list[FileUpload] = []
+        carried: list[Done] = []
+        for f in self.files:
+            e = f.entry
+            d = earlier.get(os.path.abspath(e.path))
+            if d is not None and (d.key, d.size, d.mtime_ns) == (e.key, e.size, e.mtime_ns):
+                carried.append(d)
+                f.state, f.settled = FileState.SKIPPED, True
+                self.progress.file_state(e.path, FileState.SKIPPED, reason=RESUMED)
+                f.stat = self._file_stat(f)
+                self._tell_file(f.stat)
+                continue
+            if f.part_size:
+                options = fingerprint(self._object_args(e))
+                f.resume = plan_for(e, dead.get(e.key, []), not self.resume, options)
+                if f.resume.note:
+                    self.progress.event(EventKind.INFO, e.path, reason=f.resume.note)
+            todo.append(f)
+        self.record.carry(carried)
+        self._resumed_files = len(carried)
+        if carried:
+            size = format_size(sum(d.size for d in carried))
+            n = len(carried)
+            self.progress.event(
+                EventKind.INFO,
+                "resuming",
+                reason=f"{n:,} file{'s' if n != 1 else ''} ({size}) uploaded by the interrupted "
+                "run and unchanged since",
+                next="not sent again",
+            )
+        return todo
+
+    def _open_uploads(self) -> tuple[list[UploadInfo], set[str]]:
+        """The open uploads where this job's files go (listed once, when the first multipart
+        file without a journal candidate asks), and the ids the journal names."""
+        with self._listing_lock:
+            if self._listing is None:
+                try:
+                    self._listing = self.remote.list_uploads(self._list_prefix).uploads
+                except Exception as e:  # no permission, or no answer: nothing to adopt
+                    self._listing = []
+                    why = self.classify_for(e, self._list_prefix).reason
+                    self.progress.event(
+                        EventKind.INFO,
+                        "resume",
+                        reason=f"cannot list the open uploads under s3://{self.remote.bucket}/"
+                        f"{self._list_prefix} ({why})",
+                        next="uploads left open without a note in this host's journal are not "
+                        "resumed",
+                    )
+            return self._listing, self._journal_ids
+
+    def _taken_over(self, f: FileUpload, taken: TakenOver) -> None:
+        e = f.entry
+        before, planned = f.nparts, f.part_size
+        if taken.part_size != f.part_size:
+            f.replan(taken.part_size)
+        with self._cond:
+            f.stored = taken.copies
+            self._total_parts += f.nparts - before
+            total, parts = self._total_bytes, self._total_parts
+        self.progress.set_total(total, parts_total=parts)
+        if self.journal is not None:  # ours now: a kill of this run leaves it resumable again
+            options = fingerprint(self._object_args(e))
+            self.journal.describe(self.remote.bucket, e.key, source_of(e, f.part_size, options))
+            self.journal.opened(self.remote.bucket, e.key, taken.upload_id)
+        n = len(taken.copies)
+        reason = (
+            f"{n:,} of {f.nparts:,} part{'s' if f.nparts != 1 else ''} "
+            f"({format_size(taken.stored_bytes)}) already stored"
+        )
+        if taken.part_size != planned:
+            reason += f", in {format_size(taken.part_size)} parts as that run cut them"
+        if not taken.own:
+            reason += " (an open upload found on the key, not in this host's journal)"
+        self.progress.event(
+            EventKind.INFO,
+            f"resuming {e.rel}",
+            reason=reason,
+            next="each is checked against the local bytes, the rest is sent",
+        )
+
+    def _left_alone(self, f: FileUpload, cand: Candidate, why: str) -> None:
+        self.progress.event(
+            EventKind.INFO, f.entry.path, reason=f"open upload {cand.upload_id[:16]}... {why}"
+        )
+
+    def _part_reused(self, f: FileUpload, n: int, etag: str, crc: int, length: int) -> None:
+        stored = f.parts.add(n, etag, crc)
+        with self._cond:
+            f.reused_bytes += length
+            f.reused_parts += 1
+            if stored == f.nparts:
+                self.scheduler.parts_stored(f)
+                self._cond.notify_all()
+        self.progress.add_reused(length)
+        self.progress.file_sent(f.entry.path, length)
+
+    def _part_differs(self, f: FileUpload, n: int) -> None:
+        self.progress.event(
+            EventKind.INFO,
+            f"{f.entry.rel}#{n}",
+            reason="the stored copy is not the local bytes",
+            next="sent again",
+        )
+
+    def _recorded(self, f: FileUpload) -> None:
+        e = f.entry
+        self.record.completed(Done(os.path.abspath(e.path), e.key, e.size, e.mtime_ns))
 
     def _feed(self) -> None:
         """Hand tasks to the pool, keeping two per light request the gate admits queued (cheap:
@@ -215,6 +374,7 @@ class TreeUpload(SteeredJob):
                 return
             f.state = FileState.DONE
         self.progress.file_state(f.entry.path, FileState.DONE)
+        self._recorded(f)
 
     def _file_skipped(self, f: FileUpload, why: str) -> None:
         with self._cond:
@@ -224,6 +384,7 @@ class TreeUpload(SteeredJob):
             total, parts = self._total_bytes, self._total_parts
         self.progress.set_total(total, parts_total=parts)
         self.progress.file_state(f.entry.path, FileState.SKIPPED, reason=why)
+        self._recorded(f)
 
     def _fail_file(self, f: FileUpload, message: str) -> None:
         with self._cond:
@@ -374,6 +535,7 @@ class TreeUpload(SteeredJob):
         f.etag, f.checksum = etag, checksum
         f.state = FileState.DONE
         self.progress.file_state(f.entry.path, FileState.DONE)
+        self._recorded(f)
 
     def left_behind(self) -> str | None:
         if self._unconfirmed:
@@ -407,13 +569,17 @@ class TreeUpload(SteeredJob):
     def _result(self) -> Result:
         snap = self.progress.snapshot()
         done = [f for f in self.files if f.state == FileState.DONE]
-        skipped = sum(1 for f in self.files if f.state == FileState.SKIPPED)
+        resumed = self._resumed_files
+        skipped = sum(1 for f in self.files if f.state == FileState.SKIPPED) - resumed
+        reused = sum(f.reused_bytes for f in done)
         failed = [*self.walk_failures, *((f.entry.path, f.failed) for f in self.files if f.failed)]
         total = len(self.files) + len(self.walk_failures)
         size = sum(f.entry.size for f in done)
         secs = snap.elapsed
         what = f"{len(done)} file{'s' if len(done) != 1 else ''} ({format_size(size)})"
         extra = f", {skipped} skipped (already there)" if skipped else ""
+        if resumed:
+            extra += f", {resumed} uploaded by the interrupted run (unchanged, not sent again)"
         if self._outcome is not None:
             code, message = self._final_outcome()
             if done:
@@ -435,6 +601,7 @@ class TreeUpload(SteeredJob):
                 size=size,
                 parts=snap.parts_done,
                 retries=snap.retries,
+                reused=reused,
             )
             message += extra
             phase = Phase.DONE

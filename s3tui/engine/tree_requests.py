@@ -9,6 +9,10 @@ withdrawn because its file already failed, and what a failure means (the job dec
 Each request computes the CRC32C of what it sends just before sending it, in the worker, so many
 files are hashed in parallel; the server verifies it. Bigger files are stat'ed before every
 request and again after all their bytes were read (never stored torn).
+
+Resuming (engine/tree_resume.py): a multipart file's first request may take over an upload an
+interrupted run left open instead of creating one, and a part whose stored copy proves to be the
+local bytes is kept, not sent (:class:`Reused`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from s3tui.engine.crc import crc32c
+from s3tui.engine.journal import Journal
 from s3tui.engine.localfile import FileProblem, crc32c_range, open_body, read_unchanged
 from s3tui.engine.multipart import (
     CONTROL_DEADLINE,
@@ -28,11 +33,23 @@ from s3tui.engine.multipart import (
     verify_stored,
 )
 from s3tui.engine.progress import FileState, Progress
-from s3tui.engine.remote import Failure, ObjectInfo, S3Store, Stored, crc32c_b64
-from s3tui.engine.remote.errors import answer_lost
+from s3tui.engine.remote import Failure, ObjectInfo, S3Store, Stored, UploadInfo, crc32c_b64
+from s3tui.engine.remote.errors import answer_lost, error_code
+from s3tui.engine.resume import copies_by_number
 from s3tui.engine.scheduler import FileUpload, Probe, Request, RequestKind, Scheduler
 from s3tui.engine.skip import FileFacts, same_object
 from s3tui.engine.transfer import Task, Transfer, Withdrawn
+from s3tui.engine.tree_resume import (
+    MAX_CANDIDATES,
+    Candidate,
+    TakenOver,
+    fingerprint,
+    foreign,
+    proves,
+    source_of,
+    stored_copy,
+    stored_plan,
+)
 from s3tui.engine.walk import Entry
 
 INLINE_MAX = 1024 * 1024  # files up to this size are sent from memory, as bytes
@@ -45,6 +62,7 @@ class TreeJob(Protocol):
     transfer: Transfer
     progress: Progress
     scheduler: Scheduler
+    journal: Journal | None
     _cond: threading.Condition
 
     def classify_for(self, e: BaseException, key: str = "") -> Failure: ...
@@ -59,6 +77,16 @@ class TreeJob(Protocol):
     def _fail_file(self, f: FileUpload, message: str) -> None: ...
     def _delete_object(self, f: FileUpload) -> None: ...
     def _delete_failed(self, f: FileUpload, e: BaseException) -> None: ...
+    def _open_uploads(self) -> tuple[list[UploadInfo], set[str]]: ...
+    def _taken_over(self, f: FileUpload, taken: TakenOver) -> None: ...
+    def _left_alone(self, f: FileUpload, cand: Candidate, why: str) -> None: ...
+    def _part_reused(self, f: FileUpload, n: int, etag: str, crc: int, length: int) -> None: ...
+    def _part_differs(self, f: FileUpload, n: int) -> None: ...
+
+
+class Reused(Withdrawn):
+    """The part an interrupted run stored is the local bytes: kept, nothing to send (no attempt
+    recorded, no bandwidth sample: what was measured is a local read)."""
 
 
 Call = Callable[[Callable[[int], None]], Any]
@@ -129,6 +157,9 @@ class FileRequest:
         try:
             result = self.call(on_sent)
         except Exception as e:
+            if isinstance(e, Reused):
+                with job._cond:
+                    f.attempts -= 1  # nothing was sent
             if self.req.kind is RequestKind.PUT:
                 f.unanswered = answer_lost(e)
             if counted:
@@ -204,14 +235,30 @@ def put(job: TreeJob, f: FileUpload) -> Parts:
 
 
 def create(job: TreeJob, f: FileUpload) -> Parts:
-    """CreateMultipartUpload: the file's parts may go once it answered."""
+    """CreateMultipartUpload, or the take-over of an upload an interrupted run left open (first
+    aborting s3tui's own ones that cannot be resumed): the file's parts may go once it answered."""
     e, args = f.entry, job._object_args(f.entry)
 
-    def call(sent: Callable[[int], None]) -> str:
+    def call(sent: Callable[[int], None]) -> str | TakenOver:
         job._check_unchanged(f)
+        plan = f.resume
+        while plan.drop:  # a retry goes on where the last attempt stopped
+            job.remote.abort(e.key, plan.drop[0])
+            plan.drop.pop(0)
+        taken = take_over(job, f)
+        if taken is not None:
+            return taken
+        if job.journal is not None:
+            source = source_of(e, f.part_size, fingerprint(args))
+            job.journal.describe(job.remote.bucket, e.key, source)
         return job.remote.create_multipart(e.key, args)
 
-    def done(upload_id: str) -> None:
+    def done(result: str | TakenOver) -> None:
+        if isinstance(result, TakenOver):
+            job._taken_over(f, result)
+            upload_id = result.upload_id
+        else:
+            upload_id = result
         with job._cond:
             f.upload_id = upload_id
             job.scheduler.created(f)
@@ -220,16 +267,77 @@ def create(job: TreeJob, f: FileUpload) -> Parts:
     return f"{e.rel} (create)", 0, call, done
 
 
+# Answers that mean an upload's parts cannot be listed: it is not resumed (and not touched).
+_UNLISTABLE = frozenset({"NoSuchUpload", "404", "AccessDenied", "NotImplemented"})
+
+
+def take_over(job: TreeJob, f: FileUpload) -> TakenOver | None:
+    """The first candidate upload of ``f``'s key whose stored parts can be resumed; own ones
+    that cannot are aborted, other ones left alone. Candidates the journal names come first,
+    then (once) the key's other open uploads, newest first."""
+    e, plan = f.entry, f.resume
+    tried = 0
+    while True:
+        if not plan.candidates and not plan.listed:
+            found, known = job._open_uploads()
+            plan.candidates = foreign(found, e.key, known, MAX_CANDIDATES - tried)
+            plan.listed = True
+        if not plan.candidates:
+            return None
+        cand = plan.candidates[0]
+        try:
+            listed = job.remote.list_parts(e.key, cand.upload_id)
+        except Exception as err:
+            if error_code(err) not in _UNLISTABLE:
+                raise  # retried: the candidate stays first
+            plan.candidates.pop(0)
+            tried += 1
+            continue
+        found_plan = stored_plan(copies_by_number(listed), e.size, cand.part_size, f.part_size)
+        plan.candidates.pop(0)
+        tried += 1
+        if found_plan is not None:
+            part_size, fit = found_plan
+            if cand.vouched or proves(e.path, part_size, e.size, fit):
+                # Older own uploads of the key are of no more use.
+                plan.drop.extend(c.upload_id for c in plan.candidates if c.own)
+                plan.candidates.clear()
+                while plan.drop:
+                    job.remote.abort(e.key, plan.drop[0])
+                    plan.drop.pop(0)
+                stored = sum(c[0].size for c in fit.values())
+                return TakenOver(cand.upload_id, part_size, fit, stored, cand.own)
+        why = "holds no part of this file's bytes"
+        if cand.own:
+            job.remote.abort(e.key, cand.upload_id)
+            job._left_alone(f, cand, f"{why}: aborted, the file starts over")
+        else:
+            job._left_alone(f, cand, f"{why} (not s3tui's by this host's journal): left alone")
+
+
 def part(job: TreeJob, f: FileUpload, n: int) -> Parts:
-    """UploadPart ``n``: its range of the file, read straight from the file."""
+    """UploadPart ``n``: its range of the file, read straight from the file; or, when an upload
+    taken over holds a copy of it that is the local bytes, nothing sent (:class:`Reused`)."""
     e = f.entry
     offset, length = f.part_range(n)
     upload_id = f.upload_id
     assert upload_id is not None
+    copies = f.stored.get(n)
 
     def call(sent: Callable[[int], None]) -> tuple[str, int]:
+        nonlocal copies
         job._check_unchanged(f)
-        crc = crc32c_range(e.path, offset, length)
+        crc: int | None = None
+        if copies:  # hashed in this worker: a big file's parts are checked in parallel
+            copy, local = stored_copy(e.path, copies, n, offset, length)
+            if copy is not None and copy.etag:
+                job._part_reused(f, n, copy.etag, local.crc32c, length)
+                raise Reused(f"part {n} of {e.rel} is stored already")
+            copies = None  # a retry sends without hashing again
+            crc = local.crc32c
+            job._part_differs(f, n)
+        if crc is None:
+            crc = crc32c_range(e.path, offset, length)
         with open_body(e.path, offset, length, sent, job.transfer.limiter) as body:
             stored = job.remote.upload_part(e.key, upload_id, n, body, length, crc)
         return stored.etag or "", crc
