@@ -228,3 +228,19 @@ def test_a_vanished_upload_drops_its_stale_note(tmp_path: Path) -> None:
 def test_a_short_stored_part_ends_the_plan() -> None:
     assert usable_plan([PART, PART, 3 * MiB, PART]) == [PART, PART]
     assert usable_plan([]) == []
+
+
+def test_a_taken_over_upload_is_noted_as_this_process_s(tmp_path: Path) -> None:
+    """A concurrent `s3tui cleanup` must not abort it, and a second kill leaves it resumable."""
+    from s3tui.engine.journal import entries
+    from s3tui.engine.remote import Remote
+
+    journal_dir = tmp_path / "journal"
+    s3 = S3Double()
+    _journal_dead(journal_dir, s3, "up-dead")
+    assert not [e for _, e in entries(journal_dir) if e.writer_alive()]
+    remote = Remote(None, "bkt", Journal(journal_dir, endpoint=s3.endpoint), endpoint=s3.endpoint)
+    remote.adopt(KEY, "up-dead", {"IfNoneMatch": "*"}, str(tmp_path / "spool"))
+    ((_, entry),) = entries(journal_dir)
+    assert entry.upload_id == "up-dead" and entry.pid == os.getpid() and entry.writer_alive()
+    assert remote._conditions["up-dead"] == {"IfNoneMatch": "*"}  # --no-clobber at completion
