@@ -37,13 +37,19 @@ from s3tui.engine.multipart import (
 )
 from s3tui.engine.plan import MAX_PARTS, plan_parts
 from s3tui.engine.progress import EventKind, PartState, Phase, Progress
-from s3tui.engine.remote import Failure, S3Store, Stored, classify, crc32c_b64
+from s3tui.engine.remote import Failure, PartInfo, S3Store, Stored, classify, crc32c_b64
 from s3tui.engine.remote.errors import answer_lost
 from s3tui.engine.resume import LocalPart
 from s3tui.engine.source import SourceError, Stopped, StreamSource
 from s3tui.engine.spool import Spool
 from s3tui.engine.stats import AttemptRecord, FileStat
-from s3tui.engine.stream_resume import ResumeFrom, StreamResume, file_md5, find
+from s3tui.engine.stream_resume import (
+    ResumeFrom,
+    StreamResume,
+    file_md5,
+    find,
+    memory_file,
+)
 from s3tui.engine.transfer import Task, Transfer
 from s3tui.errors import EXIT_FAILED
 from s3tui.sizes import format_size
@@ -190,17 +196,7 @@ class StreamUpload(SteeredJob):
                 raise Stop
             label = f"part {number}"
             self.progress.part_added(label, size, number=number, state=PartState.SPOOLING)
-            fd, path = self.spool.create(f"part-{number:05d}")
-            try:
-                assert self._source is not None
-                written, crc, eof = self._source.fill(fd, size)
-                self.spool.shrink(size, written, fd)
-                # Hashed while the chunk is in the page cache; an empty tail compares nothing.
-                local = None
-                if compare and written:
-                    local = LocalPart(number, written, file_md5(fd, written), crc)
-            finally:
-                os.close(fd)
+            written, crc, eof, path, stored = self._read_chunk(number, size, compare)
             total += written
             if eof:
                 self.spool.last_chunk_written()
@@ -211,21 +207,9 @@ class StreamUpload(SteeredJob):
                     f"{format_size(self.cfg.expected_size)}: nothing was stored"
                 )
                 raise Stop
-            if resume is not None and local is not None:
-                stored = resume.compare(local)
+            if resume is not None and compare and written:
                 if stored is not None:  # the store holds these bytes: dropped, not sent
-                    if self.upload_id is None:  # an open upload found by listing: now ours
-                        assert resume.chosen is not None
-                        self._adopt(resume.chosen.upload_id)
-                        c = resume.chosen
-                        self._info(
-                            f"resuming {self.progress.dest} from the open upload {c.upload_id}: "
-                            f"its part 1 is the stream's first chunk ({len(c.plan):,} parts, "
-                            f"{format_size(c.stored_bytes)} stored)"
-                        )
-                    self.spool.remove(path, written)
-                    self._parts.add(number, stored.etag or "", crc)
-                    self.progress.part_done(label)
+                    self._skip(resume, number, label, written, crc, stored.etag or "")
                     continue  # a chunk that matched is a full one: the stream goes on
                 self._differs(resume, number, eof)
             if eof and number == 1:
@@ -242,6 +226,63 @@ class StreamUpload(SteeredJob):
         self._check_min_size(total)
         self._wait_parts()
         return self._complete(total, number)
+
+    def _read_chunk(
+        self, number: int, size: int, compare: bool
+    ) -> tuple[int, int, bool, Path, PartInfo | None]:
+        """Read chunk ``number`` (up to ``size`` bytes): ``(bytes, crc32c, eof, its spool
+        file, the stored copy it matches)``. A chunk to compare is read into memory (when it
+        fits: :func:`memory_file`) and hashed there; only if it is to be sent does it go onto
+        the spool, so a skipped chunk never touches the disk."""
+        assert self.spool is not None and self._source is not None
+        name = f"part-{number:05d}"
+        held = memory_file(name, size) if compare else None
+        fd, path = (held, None) if held is not None else self.spool.create(name)
+        stored = None
+        try:
+            written, crc, eof = self._source.fill(fd, size)
+            self.spool.shrink(size, written, fd)
+            if compare and written:  # an empty tail compares nothing
+                assert self._resume is not None
+                local = LocalPart(number, written, file_md5(fd, written), crc)
+                stored = self._resume.compare(local)
+            if path is None and stored is None:
+                path = self._spill(fd, name, written)
+        finally:
+            os.close(fd)
+        if path is not None and stored is not None:
+            self.spool.remove(path, written)  # compared on the spool: deleted unsent
+        elif stored is not None:
+            self.spool.shrink(written, 0)  # the memory it held is free
+        return written, crc, eof, path or self.spool.dir / name, stored
+
+    def _spill(self, fd: int, name: str, size: int) -> Path:
+        """A chunk read into memory is to be sent after all: onto the spool (a kernel copy)."""
+        assert self.spool is not None
+        out, path = self.spool.create(name)
+        try:
+            done = 0
+            while done < size:
+                done += os.sendfile(out, fd, done, size - done)
+        finally:
+            os.close(out)
+        return path
+
+    def _skip(
+        self, resume: StreamResume, number: int, label: str, size: int, crc: int, etag: str
+    ) -> None:
+        """Chunk ``number`` is stored already: completed with the stored copy, not sent."""
+        if self.upload_id is None:  # an open upload found by listing: now ours
+            c = resume.chosen
+            assert c is not None
+            self._adopt(c.upload_id)
+            self._info(
+                f"resuming {self.progress.dest} from the open upload {c.upload_id}: its part 1 "
+                f"is the stream's first chunk ({len(c.plan):,} parts, "
+                f"{format_size(c.stored_bytes)} stored)"
+            )
+        self._parts.add(number, etag, crc)
+        self.progress.part_done(label)
 
     def _look_for_upload(self) -> StreamResume | None:
         """The interrupted upload to continue, or None: upload from the start (with a line

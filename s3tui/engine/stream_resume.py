@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +27,13 @@ from s3tui.engine.plan import MAX_PART, MIN_PART, PartPlan
 from s3tui.engine.remote import PartInfo, S3Store
 from s3tui.engine.remote.errors import error_code
 from s3tui.engine.resume import LocalPart, copies_by_number, matching_copy, part_plan
-from s3tui.sizes import format_size
+from s3tui.sizes import MiB, format_size
 
 # Uploads of one key looked at when the journal names none: each costs a ListParts.
 MAX_CANDIDATES = 8
+# The largest chunk compared in memory. The default plan's parts reach it only past 5,000 parts
+# (~250 GiB); a bigger one is compared on the spool and deleted as soon as it matched.
+IN_MEMORY_MAX = 256 * MiB
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,18 @@ def find(
         if found is not None and found.plan:
             candidates.append(found)
     return Lookup(candidates, empty)
+
+
+def memory_file(name: str, size: int) -> int | None:
+    """An anonymous in-memory file for a chunk to compare, or None when it would be too big
+    (it is compared on the spool then): a chunk that matches is dropped, never written to
+    disk; RAM holds one chunk at a time."""
+    if size > IN_MEMORY_MAX or not hasattr(os, "memfd_create"):
+        return None
+    try:
+        return os.memfd_create(f"s3tui-{name}", os.MFD_CLOEXEC)
+    except OSError:
+        return None
 
 
 def file_md5(fd: int, length: int) -> str:

@@ -11,11 +11,14 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
 from s3tui.engine.config import UploadConfig
 from s3tui.engine.crc import crc32c
 from s3tui.engine.job import Result
 from s3tui.engine.journal import Journal
 from s3tui.engine.progress import EventKind
+from s3tui.engine.spool import Spool
 from s3tui.engine.stream import StreamUpload
 from s3tui.engine.stream_resume import ResumeFrom, usable_plan
 from tests.helpers import random_bytes
@@ -83,12 +86,23 @@ def _info(job: StreamUpload) -> list[str]:
     return [e.reason for e in job.progress.snapshot().events if e.kind is EventKind.INFO]
 
 
-def test_the_same_stream_sends_only_the_parts_not_stored(tmp_path: Path) -> None:
+def test_the_same_stream_sends_only_the_parts_not_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = random_bytes(4 * PART + 123, seed=1)
     s3 = S3Double()
     old = _plant(s3, data, 3)
     _journal_dead(tmp_path / "journal", s3, old)
+    spooled: list[str] = []
+    create = Spool.create
+
+    def noting(self: Spool, name: str) -> tuple[int, Path]:
+        spooled.append(name)
+        return create(self, name)
+
+    monkeypatch.setattr(Spool, "create", noting)
     result, _ = _run(s3, data, tmp_path)
+    assert spooled == ["part-00004", "part-00005"], "a skipped chunk never touches the disk"
     assert result.exit_code == 0, result.message
     assert s3.objects[KEY].data == data
     assert s3.called("upload_part") == [4, 5]
