@@ -303,8 +303,10 @@ class StreamUpload(SteeredJob):
             found.candidates, plan_parts(self.cfg.chunk_size, self.cfg.expected_size)
         )
         if not resume.candidates:
-            held = " held no part" if found.empty_ours else ""
-            self._info(f"no interrupted upload of {dest} to resume{held}: uploading it whole")
+            if found.empty_ours:
+                self._info(f"the interrupted upload of {dest} held no part: uploading it whole")
+            else:
+                self._info(f"no interrupted upload of {dest} to resume: uploading it whole")
             return None
         first = resume.candidates[0]
         if first.ours:

@@ -80,14 +80,15 @@ def _killed_run(
     env: dict[str, str],
     tmp: Path,
     parts: int,
+    *extra: str,
 ) -> Path:
     """``put --from PRODUCER`` killed with SIGKILL once ``parts`` parts are stored (the
     producer stalls after them and half a part more). Returns the dead run's spool."""
-    spool = tmp / "spool-killed"
+    spool = tmp / f"spool-killed-{parts}"
     command = _producer(tmp, stall=parts * PART + PART // 2)
     cmd = s3tui_cmd(
         "put", "--from", command, f"s3://{bucket}/{key}", "--endpoint-url", proxy.url,
-        "--spool-dir", str(spool), "--chunk-size", "5MiB", "--no-tui",
+        "--spool-dir", str(spool), "--chunk-size", "5MiB", "--no-tui", *extra,
     )  # fmt: skip
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
@@ -147,6 +148,23 @@ def test_the_same_producer_resumes_without_resending_stored_parts(
     assert _parts_sent(fault_proxy, seen) == [3, 4, 5, 6]
     assert "resumed: 2 of 6 parts (10 MiB) already stored, 4 sent" in err
     _landed(s3_client, bucket, "db.zfs", _stream(), spool, killed)
+
+
+def test_a_resumed_run_killed_again_is_resumed_again(
+    fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The resumed run takes the dead run's journal entry over: killed too, it is resumable."""
+    first = _killed_run(fault_proxy, s3_client, bucket, "k", s3_env, tmp_path, 2)
+    seen = len(fault_proxy.requests)
+    second = _killed_run(fault_proxy, s3_client, bucket, "k", s3_env, tmp_path, 4, "--resume")
+    assert _parts_sent(fault_proxy, seen) == [3, 4]
+    assert not first.exists() or not list(first.iterdir()), "the first run's spool is gone"
+    seen = len(fault_proxy.requests)
+    r = _resume(fault_proxy, bucket, "k", _stream(), s3_env, tmp_path / "spool")
+    assert r.code == 0, r.stderr
+    assert _parts_sent(fault_proxy, seen) == [5, 6]
+    assert "resumed: 4 of 6 parts (20 MiB) already stored, 2 sent" in r.stderr
+    _landed(s3_client, bucket, "k", _stream(), tmp_path / "spool", second)
 
 
 def test_a_stream_that_differs_from_part_3_on_is_stored_as_it_is_now(

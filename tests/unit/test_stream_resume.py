@@ -258,3 +258,22 @@ def test_a_taken_over_upload_is_noted_as_this_process_s(tmp_path: Path) -> None:
     ((_, entry),) = entries(journal_dir)
     assert entry.upload_id == "up-dead" and entry.pid == os.getpid() and entry.writer_alive()
     assert remote._conditions["up-dead"] == {"IfNoneMatch": "*"}  # --no-clobber at completion
+
+
+def test_an_interrupted_upload_without_parts_is_aborted_with_its_spool(tmp_path: Path) -> None:
+    s3 = S3Double()
+    empty = _plant(s3, b"", 0)
+    dead_spool = tmp_path / "s3tui-dead"
+    dead_spool.mkdir()
+    (dead_spool / "part-00001").write_bytes(b"x")
+    journal = Journal(tmp_path / "journal", endpoint=s3.endpoint)
+    journal.opened(s3.bucket, KEY, empty, str(dead_spool))
+    path = next((tmp_path / "journal").glob("*.json"))
+    path.write_text(json.dumps({**json.loads(path.read_text()), "boot_id": "another-boot"}))
+    data = random_bytes(PART + 3, seed=17)
+    result, job = _run(s3, data, tmp_path)
+    assert result.exit_code == 0, result.message
+    assert s3.objects[KEY].data == data
+    assert s3.called("abort") == [empty] and s3.uploads == {}
+    assert not dead_spool.exists()
+    assert any("held no part" in line for line in _info(job))
