@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run CMD (bash -o pipefail -c CMD) and upload its stdout; its stderr is shown; the "
         "object is stored only if CMD exits 0, else nothing at DEST changes (exit 1)",
     )
+    put.add_argument(
+        "--resume",
+        action="store_true",
+        help="a stream: continue the upload a killed run left open for DEST, skipping the parts "
+        "already stored that the stream produces again byte for byte (zfs send of a snapshot, "
+        "tar of a frozen tree); from the first part that differs on, parts are sent",
+    )
     put.add_argument("--bucket", help="destination bucket (instead of DEST)")
     put.add_argument("--key", help="destination key (with --bucket)")
     g = put.add_argument_group(

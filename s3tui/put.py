@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from s3tui.engine.journal import Journal
     from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
+    from s3tui.engine.stream_resume import ResumeFrom
     from s3tui.engine.walk import Filter
     from s3tui.put_args import PutArgs
 
@@ -53,6 +54,7 @@ def run_stdin(args: PutArgs, on_done: Callable[[Result], None] | None = None) ->
         cfg=args.config,
         options=args.options,
         on_record=[stats] if stats else None,
+        resume=_resume_from(args),
     )
     try:
         return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_done=on_done)
@@ -82,6 +84,7 @@ def run_from(args: PutArgs, command: str, on_done: Callable[[Result], None] | No
         on_record=[stats] if stats else None,
         source_label=command_label(command),
         producer=producer,
+        resume=_resume_from(args),
     )
 
     def start() -> None:
@@ -211,6 +214,24 @@ def _journal(args: PutArgs) -> Journal:
     return Journal(endpoint=args.endpoint_url, region=args.region, profile=args.profile)
 
 
+def _resume_from(args: PutArgs) -> ResumeFrom | None:
+    """With --resume, where the stream's job looks for the upload to continue. Without it, a
+    dead run's upload of the same key is pointed at (once), and left as it is."""
+    from s3tui.engine.journal import left_open
+    from s3tui.engine.stream_resume import ResumeFrom
+
+    if args.resume:
+        return ResumeFrom(args.endpoint_url)
+    if left_open(args.endpoint_url, args.bucket, args.key) and not args.quiet:
+        print(
+            f"s3tui: note: a killed run left its upload of s3://{args.bucket}/{args.key} open: "
+            "`--resume` continues it if the stream can be produced again byte for byte "
+            "(`s3tui cleanup` drops it); uploading it whole",
+            file=sys.stderr,
+        )
+    return None
+
+
 def _remote(args: PutArgs, quick: bool = False, journal: Journal | None = None) -> Remote:
     """The destination, with a journal of the uploads this run opens (for `s3tui cleanup`, and
     for a rerun to resume).
@@ -223,6 +244,8 @@ def _remote(args: PutArgs, quick: bool = False, journal: Journal | None = None) 
     from s3tui.engine.remote import RemoteError, open_remote
 
     left = orphans()
+    if args.sources == ["-"]:  # the stream's own key has a line of its own (_resume_from)
+        left = [(p, e) for p, e in left if (e.bucket, e.key) != (args.bucket, args.key)]
     if left and not args.quiet:
         n = len(left)
         print(

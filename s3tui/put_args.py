@@ -54,6 +54,7 @@ class PutArgs:
     options: ObjectOptions
     tree: TreeOptions
     from_cmd: str | None  # put --from CMD: the stream is CMD's stdout
+    resume: bool  # a stream continues the upload a killed run left open for the key
     tui: bool  # the dashboard, else headless
     json: bool
     quiet: bool
@@ -84,6 +85,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         options=options,
         tree=tree,
         from_cmd=ns.from_cmd,
+        resume=ns.resume,
         tui=tui,
         json=ns.json,
         quiet=ns.quiet,

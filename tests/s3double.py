@@ -203,6 +203,13 @@ class S3Double:
 
         return self._call("create_multipart", key, None, effect)
 
+    def adopt(
+        self, key: str, upload_id: str, extra: dict[str, Any], spool_dir: str | None = None
+    ) -> None:
+        """No request (as Remote's): only logged."""
+        with self._lock:
+            self.calls.append(("adopt", key, upload_id))
+
     def upload_part(
         self, key: str, upload_id: str, number: int, body: BinaryIO, size: int, crc: int
     ) -> Stored:

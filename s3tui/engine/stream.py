@@ -5,6 +5,10 @@ writes one chunk file while computing its CRC32C, and hands the full chunk to th
 Workers upload it as one part and delete it. At end of stream the last part goes up and the
 upload is completed and verified. A stream shorter than one chunk becomes a single PutObject.
 
+With ``resume`` (``put --resume``) the upload a killed run left open for the key is continued:
+the stream is cut by its stored part sizes and chunks that match a stored part are not sent
+(see :mod:`s3tui.engine.stream_resume`).
+
 Every way out of :meth:`StreamUpload.run` goes through one ``finally``: cut requests in flight,
 abort the multipart upload unless it completed, delete the spool, report the exit code.
 """
@@ -21,6 +25,7 @@ from typing import Any, Protocol
 from s3tui.engine.body import FileRangeBody
 from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob, Stop
+from s3tui.engine.journal import remove_spool
 from s3tui.engine.multipart import (
     CONTROL_DEADLINE,
     PREFLIGHT_ATTEMPTS,
@@ -31,12 +36,20 @@ from s3tui.engine.multipart import (
     verify_stored,
 )
 from s3tui.engine.plan import MAX_PARTS, plan_parts
-from s3tui.engine.progress import PartState, Phase, Progress
-from s3tui.engine.remote import Failure, S3Store, Stored, classify, crc32c_b64
+from s3tui.engine.progress import EventKind, PartState, Phase, Progress
+from s3tui.engine.remote import Failure, PartInfo, S3Store, Stored, classify, crc32c_b64
 from s3tui.engine.remote.errors import answer_lost
+from s3tui.engine.resume import LocalPart
 from s3tui.engine.source import SourceError, Stopped, StreamSource
 from s3tui.engine.spool import Spool
 from s3tui.engine.stats import AttemptRecord, FileStat
+from s3tui.engine.stream_resume import (
+    ResumeFrom,
+    StreamResume,
+    file_md5,
+    find,
+    memory_file,
+)
 from s3tui.engine.transfer import Task, Transfer
 from s3tui.errors import EXIT_FAILED
 from s3tui.sizes import format_size
@@ -72,8 +85,11 @@ class StreamUpload(SteeredJob):
         on_record: list[Callable[[AttemptRecord], None]] | None = None,
         source_label: str = "stdin",
         producer: Producer | None = None,
+        resume: ResumeFrom | None = None,
     ) -> None:
         self.source_fd = source_fd
+        self.resume = resume
+        self._resume: StreamResume | None = None
         self.producer = producer
         self.remote = remote
         self.key = key
@@ -114,15 +130,12 @@ class StreamUpload(SteeredJob):
                 self.cfg.spool_dir, self.cfg.spool_limit(self.cfg.chunk_size, self.cfg.concurrency)
             )
             self.progress.spool_fn = self.spool.usage
-            spool_dir = self.spool.dir
-            # The preflight: the exact permission the upload needs, checked before reading.
-            self.upload_id = self._control(
-                "create upload",
-                lambda: self.remote.create_multipart(
-                    self.key, self.options.to_s3_args(), spool_dir=str(spool_dir)
-                ),
-                max_attempts=PREFLIGHT_ATTEMPTS,
-            )
+            if self.resume is not None:
+                self._resume = self._look_for_upload()
+            if self._resume is None:
+                # The preflight: the exact permission the upload needs, checked before reading.
+                # (A resumed stream opens one only if its first chunk matches nothing stored.)
+                self._create()
             self._source = StreamSource(
                 self.source_fd, self.progress.source, self._stop, self.progress.add_read
             )
@@ -152,9 +165,21 @@ class StreamUpload(SteeredJob):
             retries=snap.retries,
         )
 
+    def _create(self) -> None:
+        assert self.spool is not None
+        spool_dir = str(self.spool.dir)
+        self.upload_id = self._control(
+            "create upload",
+            lambda: self.remote.create_multipart(
+                self.key, self.options.to_s3_args(), spool_dir=spool_dir
+            ),
+            max_attempts=PREFLIGHT_ATTEMPTS,
+        )
+
     def _stream(self) -> Result | None:
         assert self.spool is not None
         plan = plan_parts(self.cfg.chunk_size, self.cfg.expected_size)
+        resume = self._resume
         total = 0
         number = 0
         while True:
@@ -165,7 +190,8 @@ class StreamUpload(SteeredJob):
                     "--chunk-size"
                 )
                 raise Stop
-            size = plan.size_of(number)
+            size = resume.size_of(number) if resume is not None else plan.size_of(number)
+            compare = resume is not None and resume.wants(number)
             # While the endpoint is unreachable nothing is read: the chunks already spooled
             # wait for it, and the producer blocks on a full pipe instead of filling the disk.
             if not self.transfer.wait_reachable():
@@ -175,13 +201,7 @@ class StreamUpload(SteeredJob):
                 raise Stop
             label = f"part {number}"
             self.progress.part_added(label, size, number=number, state=PartState.SPOOLING)
-            fd, path = self.spool.create(f"part-{number:05d}")
-            try:
-                assert self._source is not None
-                written, crc, eof = self._source.fill(fd, size)
-                self.spool.shrink(size, written, fd)
-            finally:
-                os.close(fd)
+            written, crc, eof, path, stored = self._read_chunk(number, size, compare)
             total += written
             if eof:
                 self.spool.last_chunk_written()
@@ -192,6 +212,11 @@ class StreamUpload(SteeredJob):
                     f"{format_size(self.cfg.expected_size)}: nothing was stored"
                 )
                 raise Stop
+            if resume is not None and compare and written:
+                if stored is not None:  # the store holds these bytes: dropped, not sent
+                    self._skip(resume, number, label, written, crc, stored.etag or "")
+                    continue  # a chunk that matched is a full one: the stream goes on
+                self._differs(resume, number, eof)
             if eof and number == 1:
                 return self._single_put(path, written, crc, label)
             if eof and written == 0:
@@ -206,6 +231,157 @@ class StreamUpload(SteeredJob):
         self._check_min_size(total)
         self._wait_parts()
         return self._complete(total, number)
+
+    def _read_chunk(
+        self, number: int, size: int, compare: bool
+    ) -> tuple[int, int, bool, Path, PartInfo | None]:
+        """Read chunk ``number`` (up to ``size`` bytes): ``(bytes, crc32c, eof, its spool
+        file, the stored copy it matches)``. A chunk to compare is read into memory (when it
+        fits: :func:`memory_file`) and hashed there; only if it is to be sent does it go onto
+        the spool, so a skipped chunk never touches the disk."""
+        assert self.spool is not None and self._source is not None
+        name = f"part-{number:05d}"
+        held = memory_file(name, size) if compare else None
+        fd, path = (held, None) if held is not None else self.spool.create(name)
+        stored = None
+        try:
+            written, crc, eof = self._source.fill(fd, size)
+            self.spool.shrink(size, written, fd)
+            if compare and written:  # an empty tail compares nothing
+                assert self._resume is not None
+                local = LocalPart(number, written, file_md5(fd, written), crc)
+                stored = self._resume.compare(local)
+            if path is None and stored is None:
+                path = self._spill(fd, name, written)
+        finally:
+            os.close(fd)
+        if path is not None and stored is not None:
+            self.spool.remove(path, written)  # compared on the spool: deleted unsent
+        elif stored is not None:
+            self.spool.shrink(written, 0)  # the memory it held is free
+        return written, crc, eof, path or self.spool.dir / name, stored
+
+    def _spill(self, fd: int, name: str, size: int) -> Path:
+        """A chunk read into memory is to be sent after all: onto the spool (a kernel copy)."""
+        assert self.spool is not None
+        out, path = self.spool.create(name)
+        try:
+            done = 0
+            while done < size:
+                done += os.sendfile(out, fd, done, size - done)
+        finally:
+            os.close(out)
+        return path
+
+    def _skip(
+        self, resume: StreamResume, number: int, label: str, size: int, crc: int, etag: str
+    ) -> None:
+        """Chunk ``number`` is stored already: completed with the stored copy, not sent."""
+        if self.upload_id is None:  # an open upload found by listing: now ours
+            c = resume.chosen
+            assert c is not None
+            self._adopt(c.upload_id)
+            self._info(
+                f"resuming {self.progress.dest} from the open upload {c.upload_id}: its part 1 "
+                f"is the stream's first chunk ({len(c.plan):,} parts, "
+                f"{format_size(c.stored_bytes)} stored)"
+            )
+        self._parts.add(number, etag, crc)
+        self.progress.part_done(label)
+
+    def _look_for_upload(self) -> StreamResume | None:
+        """The interrupted upload to continue, or None: upload from the start (with a line
+        saying why). One of s3tui's own (the journal's) is taken over before reading."""
+        assert self.resume is not None and self.spool is not None
+        dest, where = self.progress.dest, self.resume
+        found = self._try(
+            "look for upload",
+            lambda: find(self.remote, self.key, where.endpoint, where.journal_dir),
+        )
+        if found is None:
+            return None
+        if found.empty_ours:
+            self._abort_uploads([(self.key, c.upload_id, "resume") for c in found.empty_ours])
+            for c in found.empty_ours:
+                remove_spool(c.spool_dir)
+        resume = StreamResume(
+            found.candidates, plan_parts(self.cfg.chunk_size, self.cfg.expected_size)
+        )
+        if not resume.candidates:
+            if found.empty_ours:
+                self._info(f"the interrupted upload of {dest} held no part: uploading it whole")
+            else:
+                self._info(f"no interrupted upload of {dest} to resume: uploading it whole")
+            return None
+        first = resume.candidates[0]
+        if first.ours:
+            self._adopt(first.upload_id)
+            remove_spool(first.spool_dir)  # the dead run's chunks: the stream is read again
+            self._info(
+                f"resuming {dest}: {len(first.plan):,} parts ({format_size(first.stored_bytes)}) "
+                "stored by the interrupted run; chunks that match them are not sent again"
+            )
+        else:
+            n = len(resume.candidates)
+            self._info(
+                f"{n} open upload{'s' if n != 1 else ''} of {dest} not noted by this host: "
+                f"one is continued if its part 1 is the stream's first "
+                f"{format_size(first.plan[0])}"
+            )
+        return resume
+
+    def _adopt(self, upload_id: str) -> None:
+        assert self.spool is not None
+        self.remote.adopt(self.key, upload_id, self.options.to_s3_args(), str(self.spool.dir))
+        self.upload_id = upload_id
+
+    def _differs(self, resume: StreamResume, number: int, eof: bool) -> None:
+        """Chunk ``number`` is not what the store holds: say so; at part 1 nothing is reused,
+        and the stream becomes a new upload (the old one aborted if it is s3tui's own)."""
+        dest = self.progress.dest
+        if number > 1:
+            self._info(f"part {number} differs from the stored one: sending parts {number} on")
+            return
+        ours = resume.candidates[0].ours
+        with contextlib.suppress(Exception):  # one not confirmed stays for `s3tui cleanup`
+            self._abort()  # only ever one of ours: a foreign one is adopted only on a match
+        if ours:
+            why = "the stream differs from the interrupted upload from part 1 on"
+        else:
+            why = "no open upload of the key holds the stream's first part (left as they are)"
+        self._info(f"{why}: nothing could be reused, {dest} is uploaded as a new object")
+        if not eof:
+            self._create()
+
+    def _info(self, line: str) -> None:
+        self.progress.event(EventKind.INFO, "resume", reason=line)
+
+    def _try(self, label: str, call: Callable[[], Any]) -> Any:
+        """``call`` under the retry policy; None (with a warning) if it failed for good: a
+        resume that cannot look uploads from the start rather than not at all."""
+        box: list[Any] = []
+        failed: list[Failure] = []
+        task = Task(
+            label,
+            0,
+            lambda sent: call(),
+            box.append,
+            failed.append,
+            fixed_deadline=CONTROL_DEADLINE,
+            max_attempts=PREFLIGHT_ATTEMPTS,
+        )
+        if not self.transfer.run_task(task) and self._stop.is_set():
+            raise Stop
+        if box:
+            return box[0]
+        why = failed[0].reason if failed else "no answer"
+        self.progress.event(
+            EventKind.WARNING,
+            "resume",
+            reason=f"could not look for an interrupted upload of {self.progress.dest} ({why})",
+            next="uploading it whole",
+        )
+        return None
 
     def _submit_part(self, number: int, label: str, path: Path, size: int, crc: int) -> None:
         assert self.spool is not None and self.upload_id is not None
@@ -259,7 +435,7 @@ class StreamUpload(SteeredJob):
 
     def _single_put(self, path: Path, size: int, crc: int, label: str) -> Result:
         """A stream shorter than one chunk: one PutObject, no multipart upload needed."""
-        assert self.spool is not None and self.upload_id is not None
+        assert self.spool is not None
         self.progress.set_total(size, parts_total=1)
         self._check_min_size(size)
         with contextlib.suppress(Exception):
@@ -316,6 +492,8 @@ class StreamUpload(SteeredJob):
         snap = self.progress.snapshot()
         what, dest = format_size(size), self.progress.dest
         msg = uploaded_line(what, dest, snap.elapsed, size=size, parts=parts, retries=snap.retries)
+        if self._resume is not None and self._resume.chosen is not None:
+            msg = f"{msg}; {self._resume.summary(parts)}"
         return Result(
             0,
             msg,

@@ -234,6 +234,20 @@ class Remote:
             self.journal.opened(self.bucket, key, upload_id, spool_dir)
         return upload_id
 
+    def adopt(
+        self, key: str, upload_id: str, extra: dict[str, Any], spool_dir: str | None = None
+    ) -> None:
+        """A resumed upload becomes this process's: the journal entry a dead run left is
+        rewritten with this process (a concurrent `s3tui cleanup` must not abort it), and the
+        completion carries this run's condition (--no-clobber)."""
+        condition = extra.get("IfNoneMatch")
+        with self._lock:
+            self._created.add(upload_id)
+            if condition is not None:
+                self._conditions[upload_id] = {"IfNoneMatch": condition}
+        if self.journal is not None:
+            self.journal.opened(self.bucket, key, upload_id, spool_dir)
+
     def _note_lost_create(self, key: str, started: float) -> None:
         name = self.journal.creating(self.bucket, key, started) if self.journal else None
         with self._lock:

@@ -91,6 +91,13 @@ class S3Store(Protocol):
         """Open a multipart upload (CRC32C checksums); returns its upload id."""
         ...
 
+    def adopt(
+        self, key: str, upload_id: str, extra: dict[str, Any], spool_dir: str | None = None
+    ) -> None:
+        """Take over an open upload that a dead run left (a resumed stream): no request; it is
+        noted as this process's own, and completed with ``extra``'s conditions."""
+        ...
+
     def upload_part(
         self, key: str, upload_id: str, number: int, body: BinaryIO, size: int, crc: int
     ) -> Stored:
