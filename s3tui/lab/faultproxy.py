@@ -128,7 +128,8 @@ internal_error = Fault.internal_error
 
 @dataclass
 class Rule:
-    """Which requests get a fault: a matcher (method, regex searched in path+query) and a
+    """Which requests get a fault: a matcher (method, regex searched in path+query, regex
+    matched against each header name, lowercased: a store that refuses some headers) and a
     selector (every match / probability with a seeded RNG / the nth matches), capped by times.
 
     Counters are updated under the proxy's lock; read them after the traffic is done.
@@ -141,21 +142,25 @@ class Rule:
     nth: int | Collection[int] | None = None
     times: int | None = None
     seed: int = 0
+    header: str | None = None
     matched: int = field(default=0, init=False)
     injected: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self._re = re.compile(self.path) if self.path else None
+        self._header = re.compile(self.header) if self.header else None
         self._rng = random.Random(self.seed)
         self._nth = {self.nth} if isinstance(self.nth, int) else set(self.nth or ())
         if self.method:
             self.method = self.method.upper()
 
-    def _select(self, method: str, target: str) -> bool:
+    def _select(self, method: str, target: str, headers: Collection[str] = ()) -> bool:
         """Count a matching request and decide whether it gets the fault (caller holds lock)."""
         if self.method and method != self.method:
             return False
         if self._re and not self._re.search(target):
+            return False
+        if self._header and not any(self._header.match(name) for name in headers):
             return False
         self.matched += 1
         if self.times is not None and self.injected >= self.times:
@@ -182,6 +187,7 @@ class _Request(NamedTuple):
     length: int | None  # Content-Length; None with chunked
     chunked: bool
     expect_continue: bool
+    headers: tuple[str, ...] = ()  # the names, lowercased
 
 
 class _LimitReached(Exception):
@@ -204,11 +210,13 @@ def _parse_head(head: bytes) -> _Request:
     method, target, _version = lines[0].split(" ", 2)
     length: int | None = 0
     chunked = expect = False
+    names: list[str] = []
     for line in lines[1:]:
         if not line:
             continue
         name, _, value = line.partition(":")
         name = name.strip().lower()
+        names.append(name)
         value = value.strip()
         if name == "content-length":
             length = int(value)
@@ -218,7 +226,7 @@ def _parse_head(head: bytes) -> _Request:
             expect = True
     if chunked:
         length = None
-    return _Request(head, method.upper(), target, length, chunked, expect)
+    return _Request(head, method.upper(), target, length, chunked, expect, tuple(names))
 
 
 class _Reader:
@@ -339,9 +347,10 @@ class FaultProxy:
         nth: int | Collection[int] | None = None,
         times: int | None = None,
         seed: int = 0,
+        header: str | None = None,
     ) -> Rule:
         """Add a rule (first matching rule that fires wins) and return it for its counters."""
-        rule = Rule(fault, method, path, probability, nth, times, seed)
+        rule = Rule(fault, method, path, probability, nth, times, seed, header)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -485,11 +494,11 @@ class FaultProxy:
             self._track(client)
             self._spawn(self._serve, "faultproxy-conn", client)
 
-    def _pick_fault(self, method: str, target: str) -> Fault | None:
+    def _pick_fault(self, method: str, target: str, headers: Collection[str] = ()) -> Fault | None:
         with self._lock:
             self._requests.append((method, target))
             for rule in self._rules:
-                if rule._select(method, target):
+                if rule._select(method, target, headers):
                     self._faults.append(InjectedFault(time.time(), rule.fault.kind, method, target))
                     self._fault_cond.notify_all()
                     return rule.fault
@@ -508,7 +517,7 @@ class FaultProxy:
                 if head is None:
                     break
                 req = _parse_head(head)
-                fault = self._pick_fault(req.method, req.target)
+                fault = self._pick_fault(req.method, req.target, req.headers)
                 self._sleep(self.latency)
                 if fault is not None and fault.kind == "respond":
                     self._respond(client, reader, req, fault)
