@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 from s3tui.errors import S3tuiError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from s3tui.engine.job import UploadJob
     from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.walk import Filter
@@ -50,9 +53,28 @@ def run_stdin(args: PutArgs) -> int:
         on_record=[stats] if stats else None,
     )
     try:
-        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
+        return drive_job(
+            job,
+            tui=args.tui,
+            json_lines=args.json,
+            quiet=args.quiet,
+            on_start=_checksum_notices(remote, job),
+        )
     finally:
         _close_stats(stats)
+
+
+def _checksum_notices(remote: Remote, job: UploadJob) -> Callable[[], None]:
+    """Once the output listens: a checksum fallback (found now or remembered) is one warning
+    line in the output and the retry log."""
+    from s3tui.engine.progress import EventKind
+
+    def start() -> None:
+        remote.support.set_listener(
+            lambda line: job.progress.event(EventKind.WARNING, "checksum", reason=line)
+        )
+
+    return start
 
 
 def run_from(args: PutArgs, command: str) -> int:
@@ -79,7 +101,10 @@ def run_from(args: PutArgs, command: str) -> int:
         producer=producer,
     )
 
+    notices = _checksum_notices(remote, job)
+
     def start() -> None:
+        notices()
         try:
             producer.start(job.progress, job.transfer.stop)
         except OSError as e:
@@ -136,9 +161,10 @@ def run_tree(args: PutArgs) -> int:
     # --skip-existing starts with HeadObject, which needs botocore anyway.
     stats = _open_stats(args.stats_file)
     try:
+        remote = _remote(args, quick=not opts.skip_existing)
         job = TreeUpload(
             args.sources,
-            _remote(args, quick=not opts.skip_existing),
+            remote,
             args.key,
             args.config,
             args.options,
@@ -148,7 +174,13 @@ def run_tree(args: PutArgs) -> int:
             on_record=[stats] if stats else None,
             on_file=[stats] if stats else None,
         )
-        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet)
+        return drive_job(
+            job,
+            tui=args.tui,
+            json_lines=args.json,
+            quiet=args.quiet,
+            on_start=_checksum_notices(remote, job),
+        )
     finally:
         _close_stats(stats)
 
@@ -219,6 +251,8 @@ def _remote(args: PutArgs, quick: bool = False) -> Remote:
             max_connections=LIGHT_PER_SLOT * args.config.concurrency + 4,
             journal=journal,
             quick=quick,
+            checksum=args.checksum,
+            reprobe=args.checksum_explicit,
         )
     except RemoteError as e:
         raise S3tuiError(str(e)) from None

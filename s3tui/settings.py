@@ -44,6 +44,8 @@ KEYS: dict[str, str] = {
     "spool_dir": "path",
     "max_spool": "size",
     "bwlimit": "rate",
+    "checksum": "checksum",
+    "checksum_type": "checksum_type",
 }
 
 # What applies when neither the command line nor the file says (for ``config show``).
@@ -56,6 +58,8 @@ BUILT_IN = {
     "spool_dir": "$TMPDIR if set, else the user cache dir",
     "max_spool": "two chunks per request in flight",
     "bwlimit": "unlimited",
+    "checksum": "crc32c",
+    "checksum_type": "full-object for crc64nvme, else composite",
 }
 
 _CREDENTIAL_HINT = (
@@ -184,6 +188,13 @@ def _check(kind: str, raw: Any) -> Any:
         return str(raw)
     if not isinstance(raw, str) or not raw:
         raise ValueError("must be a non-empty string")
+    if kind in ("checksum", "checksum_type"):
+        from s3tui.engine.checksums import CHOICES, FULL_OBJECT_TYPES
+
+        allowed = CHOICES if kind == "checksum" else FULL_OBJECT_TYPES
+        if raw not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+        return raw
     if kind == "url":
         try:
             check_endpoint(raw)

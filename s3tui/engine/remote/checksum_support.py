@@ -113,7 +113,8 @@ class ChecksumSupport:
         self.on_notice: Callable[[str], None] | None = None
         self.current = chosen
         self._confirmed = chosen.algorithm is NONE
-        self._refused: list[Checksum] = []  # tried and refused, not yet proven
+        self._refused: list[Checksum] = []  # tried and refused, not yet said
+        self._proven = 0  # how many of them a request without them proved refused
         known = remembered(self.endpoint) if self._memory and not reprobe else None
         if known is not None and chosen.algorithm is not NONE:
             start = Checksum(NONE) if known == "md5" else chosen.fallback()
@@ -148,7 +149,7 @@ class ChecksumSupport:
                 return self.current  # another request switched meanwhile: resend with that
             refusal = error_code(exc) in REFUSAL_CODES
             if self._confirmed or not carried or not refusal:
-                if self._refused and not carried and refusal:
+                if len(self._refused) > self._proven and not carried and refusal:
                     self._revert_locked()  # refused even without checksum headers: not them
                 return None
             fallback = sent.fallback()
@@ -160,9 +161,10 @@ class ChecksumSupport:
             return fallback
 
     def _revert_locked(self) -> None:
-        """The refusals were not about the checksum headers: back to the choice, no probing."""
-        self._refused.clear()
-        self.current = self.chosen
+        """The refusals not proven were not about the checksum headers: back to the last
+        choice they left, no more probing."""
+        del self._refused[self._proven :]
+        self.current = self._refused[-1].fallback() or self.chosen if self._refused else self.chosen
         self._confirmed = True
 
     def accepted(self, sent: Checksum, carried: bool) -> None:
@@ -172,26 +174,33 @@ class ChecksumSupport:
         with self._lock:
             if sent != self.current:
                 return
-            proven, self._refused = self._refused, []
             if carried:
                 self._confirmed = True
+            proven = list(self._refused)
+            if carried or not sent.algorithm.sends:  # the fallback itself is settled: say it
+                self._refused, self._proven = [], 0
+                said = True
+            else:  # a request without checksum headers (a create) proved the refusal; whether
+                # the fallback is taken is told by the first request that carries it
+                self._proven = len(self._refused)
+                said = False
         if proven:
-            self._fell_back(proven)
+            self._fell_back(proven, said)
         elif carried and self._memory and self._reprobe and sent == self.chosen:
             remember(self.endpoint, None)  # it takes them now: forget an old refusal
 
-    def _fell_back(self, proven: list[Checksum]) -> None:
+    def _fell_back(self, proven: list[Checksum], say: bool) -> None:
         md5_too = any(c.algorithm is MD5 for c in proven)
-        first = proven[0]
-        if md5_too and self.current.algorithm is NONE:
-            what = f"{first.algorithm.label} and Content-MD5 headers"
-            then = "sending no checksum: only sizes are checked (a weaker guarantee)"
-        else:
-            what = f"{first.algorithm.label} headers"
-            then = f"sending {self.current.label} per part instead"
-        self._say(
-            f"{self.endpoint or 'the store'} refuses {what}: {then} (remembered for "
-            f"{REMEMBER_DAYS} days)"
-        )
         if self._memory:
             remember(self.endpoint, "md5" if md5_too else "checksum")
+        if not say:
+            return
+        names = " and ".join(dict.fromkeys(c.algorithm.label for c in proven))
+        if self.current.algorithm is NONE:
+            then = "sending no checksum: only sizes are checked (a weaker guarantee)"
+        else:
+            then = f"sending {self.current.label} per part instead"
+        self._say(
+            f"{self.endpoint or 'the store'} refuses {names} headers: {then} (remembered for "
+            f"{REMEMBER_DAYS} days)"
+        )
