@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from awscrt.checksums import crc32c, crc64nvme
+from awscrt.checksums import crc32, crc32c, crc64nvme
 
 from s3tui.engine.remote.checksum_support import memory_path
 from s3tui.lab import FaultProxy
@@ -36,6 +36,7 @@ CHOICES = {  # id -> the options
     "sha256": ["--checksum", "sha256"],
     "md5": ["--checksum", "md5"],
     "none": ["--checksum", "none"],
+    "crc32": ["--checksum", "crc32"],
 }
 
 
@@ -57,6 +58,11 @@ def _expected(choice: str, data: bytes, part: int | None) -> dict[str, str | Non
             return {"ChecksumCRC32C": _b64(crc32c(data), 4)}
         joined = b"".join(crc32c(p).to_bytes(4, "big") for p in pieces)
         return {"ChecksumCRC32C": _b64(crc32c(joined), 4) + n, "ChecksumType": "COMPOSITE"}
+    if choice == "crc32":
+        if not part:
+            return {"ChecksumCRC32": _b64(crc32(data), 4)}
+        joined = b"".join(crc32(p).to_bytes(4, "big") for p in pieces)
+        return {"ChecksumCRC32": _b64(crc32(joined), 4) + n, "ChecksumType": "COMPOSITE"}
     if choice == "crc32c-full":
         typ = {"ChecksumType": "FULL_OBJECT"} if part else {}
         return {"ChecksumCRC32C": _b64(crc32c(data), 4), **typ}
@@ -165,7 +171,7 @@ def test_a_file_and_a_tree_with_each_checksum_land_and_are_verified(
         _assert_checksum(s3_client, bucket, f"t/{rel}", choice, data, part)
 
 
-@pytest.mark.parametrize("choice", ["crc32c", "crc32c-full", "crc64nvme", "sha256", "md5"])
+@pytest.mark.parametrize("choice", ["crc32c", "crc32c-full", "crc64nvme", "sha256", "md5", "crc32"])
 def test_a_corrupted_part_is_refused_for_each_checksum_the_server_checks(
     choice: str,
     fault_proxy: FaultProxy,
