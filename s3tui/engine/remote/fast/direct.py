@@ -55,9 +55,11 @@ _PER_REQUEST = {
     "amz-sdk-request",
     "transfer-encoding",
 }
-# The checksum headers (x-amz-checksum-*, botocore's x-amz-sdk-checksum-algorithm) are per request
-# too: each request carries the one of the algorithm in effect (engine/checksums.py), or none.
-_CHECKSUM_PREFIXES = ("x-amz-checksum-", "x-amz-sdk-checksum-")
+# The checksum value headers are per request too: each request carries the one of the algorithm
+# in effect (engine/checksums.py), or none. botocore's x-amz-sdk-checksum-algorithm (sent with
+# object lock options) is kept from the template but names the algorithm in effect.
+_CHECKSUM_PREFIXES = ("x-amz-checksum-",)
+_SDK_ALGORITHM = "x-amz-sdk-checksum-algorithm"
 # The answer's checksum headers, as botocore names them.
 _ANSWERED = {
     "ChecksumCRC32C": "x-amz-checksum-crc32c",
@@ -243,6 +245,13 @@ class DirectPut:
         headers["Content-Length"] = str(len(data))
         if checksum is not None:
             headers[checksum[0]] = checksum[1]
+        named = next((h for h in headers if h.lower() == _SDK_ALGORITHM), None)
+        if named is not None:
+            sends = checksum is not None and checksum[0].startswith(_CHECKSUM_PREFIXES)
+            if sends:
+                headers[named] = checksum[0].removeprefix("x-amz-checksum-").upper()
+            else:
+                del headers[named]  # Content-MD5 or nothing: no algorithm to name
         self._signer(template).sign("PUT", path, headers)
         if not template.tried:
             return self._try(options, template, path, headers, data)
