@@ -10,6 +10,8 @@ import argparse
 from typing import NoReturn
 
 from s3tui import __version__
+from s3tui.engine.checksums import CHOICES as CHECKSUM_CHOICES
+from s3tui.engine.checksums import FULL_OBJECT_TYPES
 from s3tui.errors import UsageError
 
 CANNED_ACLS = (
@@ -143,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
         "reading meanwhile) before the upload gives up, e.g. 30m, 2h (default 1h)",
     )
     g.add_argument("--bwlimit", metavar="RATE", help="cap the upload rate, e.g. 20MB (per second)")
+    g = put.add_argument_group("integrity")
+    g.add_argument(
+        "--checksum",
+        choices=CHECKSUM_CHOICES,
+        help="checksum sent with every part and verified at completion (default crc32c; md5 "
+        "is Content-MD5; none checks sizes only). Given here, a store remembered to refuse "
+        "checksum headers is probed again",
+    )
+    g.add_argument(
+        "--checksum-type",
+        choices=FULL_OBJECT_TYPES,
+        help="what S3 keeps for a multipart object with a CRC: a checksum of the whole object "
+        "(full-object; crc64nvme always) or of its parts' checksums (composite; the default "
+        "for crc32c and crc32)",
+    )
     g = put.add_argument_group("object")
     g.add_argument(
         "--content-type",

@@ -16,7 +16,7 @@ from s3tui.errors import S3tuiError, UsageError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from s3tui.engine.job import Result
+    from s3tui.engine.job import Result, UploadJob
     from s3tui.engine.journal import Journal
     from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
@@ -57,9 +57,29 @@ def run_stdin(args: PutArgs, on_done: Callable[[Result], None] | None = None) ->
         resume=_resume_from(args),
     )
     try:
-        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_done=on_done)
+        return drive_job(
+            job,
+            tui=args.tui,
+            json_lines=args.json,
+            quiet=args.quiet,
+            on_start=_checksum_notices(remote, job),
+            on_done=on_done,
+        )
     finally:
         _close_stats(stats)
+
+
+def _checksum_notices(remote: Remote, job: UploadJob) -> Callable[[], None]:
+    """Once the output listens: a checksum fallback (found now or remembered) is one warning
+    line in the output and the retry log."""
+    from s3tui.engine.progress import EventKind
+
+    def start() -> None:
+        remote.support.set_listener(
+            lambda line: job.progress.event(EventKind.WARNING, "checksum", reason=line)
+        )
+
+    return start
 
 
 def run_from(args: PutArgs, command: str, on_done: Callable[[Result], None] | None = None) -> int:
@@ -87,7 +107,10 @@ def run_from(args: PutArgs, command: str, on_done: Callable[[Result], None] | No
         resume=_resume_from(args),
     )
 
+    notices = _checksum_notices(remote, job)
+
     def start() -> None:
+        notices()
         try:
             producer.start(job.progress, job.transfer.stop)
         except OSError as e:
@@ -152,9 +175,10 @@ def run_tree(args: PutArgs, on_done: Callable[[Result], None] | None = None) -> 
     stats = _open_stats(args.stats_file)
     journal = _journal(args)
     try:
+        remote = _remote(args, quick=not opts.skip_existing, journal=journal)
         job = TreeUpload(
             args.sources,
-            _remote(args, quick=not opts.skip_existing, journal=journal),
+            remote,
             args.key,
             args.config,
             args.options,
@@ -166,7 +190,14 @@ def run_tree(args: PutArgs, on_done: Callable[[Result], None] | None = None) -> 
             journal=journal,
             resume=opts.resume,
         )
-        return drive_job(job, tui=args.tui, json_lines=args.json, quiet=args.quiet, on_done=on_done)
+        return drive_job(
+            job,
+            tui=args.tui,
+            json_lines=args.json,
+            quiet=args.quiet,
+            on_start=_checksum_notices(remote, job),
+            on_done=on_done,
+        )
     finally:
         _close_stats(stats)
 
@@ -265,6 +296,8 @@ def _remote(args: PutArgs, quick: bool = False, journal: Journal | None = None) 
             max_connections=LIGHT_PER_SLOT * args.config.concurrency + 4,
             journal=journal,
             quick=quick,
+            checksum=args.checksum,
+            reprobe=args.checksum_explicit,
         )
     except RemoteError as e:
         raise S3tuiError(str(e)) from None

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from s3tui.engine.checksums import DEFAULT as DEFAULT_CHECKSUM
+from s3tui.engine.checksums import Checksum
 from s3tui.engine.redact import without_userinfo
 from s3tui.errors import UsageError
 from s3tui.sizes import parse_duration, parse_size
@@ -60,6 +62,10 @@ class PutArgs:
     quiet: bool
     stats_file: Path | None
     metrics_file: Path | None = None  # put --metrics-file: the run's result for Prometheus
+    checksum: Checksum = DEFAULT_CHECKSUM
+    # --checksum on the command line (not from the config file): probe the store again even
+    # if it was remembered to refuse checksum headers.
+    checksum_explicit: bool = False
 
 
 def check_put(ns: argparse.Namespace) -> PutArgs:
@@ -72,6 +78,7 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
     config = _upload_config(ns)
     options = _object_options(ns)
     stats = _stats_path(ns.stats_file)
+    checksum = _checksum(ns)
     stdin_is_data = sources == ["-"] and ns.from_cmd is None
     tui = _dashboard(ns, stdin_is_data, tree.dry_run)
     return PutArgs(
@@ -91,7 +98,24 @@ def check_put(ns: argparse.Namespace) -> PutArgs:
         quiet=ns.quiet,
         stats_file=stats,
         metrics_file=_metrics_path(ns.metrics_file, tree.dry_run),
+        checksum=checksum,
+        checksum_explicit=ns.checksum is not None and "checksum" not in _origins(ns),
     )
+
+
+def _origins(ns: argparse.Namespace) -> dict[str, str]:
+    return getattr(ns, "origins", {})
+
+
+def _checksum(ns: argparse.Namespace) -> Checksum:
+    from s3tui.engine.checksums import choose
+
+    try:
+        return choose(ns.checksum, ns.checksum_type)
+    except ValueError as e:
+        where = {k: f" (from {v})" for k, v in _origins(ns).items()}
+        came = where.get("checksum_type", where.get("checksum", ""))
+        raise UsageError(f"--checksum-type {ns.checksum_type}: {e}{came}") from None
 
 
 # --- where from, where to ---

@@ -45,6 +45,8 @@ KEYS: dict[str, str] = {
     "max_spool": "size",
     "bwlimit": "rate",
     "patience": "duration",
+    "checksum": "checksum",
+    "checksum_type": "checksum_type",
 }
 
 # What applies when neither the command line nor the file says (for ``config show``).
@@ -58,6 +60,8 @@ BUILT_IN = {
     "max_spool": "two chunks per request in flight",
     "bwlimit": "unlimited",
     "patience": "1h",
+    "checksum": "crc32c",
+    "checksum_type": "full-object for crc64nvme, else composite",
 }
 
 _CREDENTIAL_HINT = (
@@ -193,6 +197,13 @@ def _check(kind: str, raw: Any) -> Any:
         return str(raw)
     if not isinstance(raw, str) or not raw:
         raise ValueError("must be a non-empty string")
+    if kind in ("checksum", "checksum_type"):
+        from s3tui.engine.checksums import CHOICES, FULL_OBJECT_TYPES
+
+        allowed = CHOICES if kind == "checksum" else FULL_OBJECT_TYPES
+        if raw not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+        return raw
     if kind == "url":
         try:
             check_endpoint(raw)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from s3tui.engine.checksums import DEFAULT
 from s3tui.engine.crc import crc32c
 from s3tui.engine.remote.calls import (
     composite_crc32c_b64,
@@ -98,6 +99,7 @@ class S3Double:
     def __init__(self, bucket: str = "bkt", endpoint: str = "http://s3double.test") -> None:
         self.bucket = bucket
         self.endpoint = endpoint
+        self.checksum = DEFAULT  # it checks and reports CRC32C, composite
         self.objects: dict[str, Obj] = {}
         self.uploads: dict[str, Upload] = {}
         self.calls: list[tuple[str, str, Any]] = []
@@ -267,7 +269,13 @@ class S3Double:
         return self._call("complete", key, [n for n, _, _ in sorted(parts)], effect)
 
     def complete_or_confirm(
-        self, key: str, upload_id: str, parts: list[Part], size: int, retried: bool
+        self,
+        key: str,
+        upload_id: str,
+        parts: list[Part],
+        size: int,
+        retried: bool,
+        lengths: list[int] | None = None,
     ) -> Stored:
         """As Remote's: a retry told NoSuchUpload accepts an object made of exactly ``parts``."""
         try:
@@ -280,7 +288,9 @@ class S3Double:
                 raise
             return found
 
-    def completed_already(self, key: str, size: int, parts: list[Part]) -> Stored | None:
+    def completed_already(
+        self, key: str, size: int, parts: list[Part], lengths: list[int] | None = None
+    ) -> Stored | None:
         return made_of(self.head(key), size, parts)
 
     def abort(self, key: str, upload_id: str) -> bool:

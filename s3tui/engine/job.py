@@ -36,6 +36,7 @@ class Result:
     retries: int = 0
     etag: str | None = None
     checksum: str | None = None
+    checksum_algorithm: str = "CRC32C"  # what ``checksum`` is (MD5: the ETag S3 reports)
     failed_files: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:

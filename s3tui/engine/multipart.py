@@ -1,10 +1,10 @@
 """The multipart lifecycle both jobs share: the parts stored, the completion, the check after it.
 
 A stream and a file differ only in where a part's bytes come from (a spooled chunk, a file
-range); what a part leaves behind (its number, ETag and CRC32C), how the upload is completed
-(a retry told NoSuchUpload looks whether the first attempt made the object), how the stored
-object is checked against what was read (deleted when it differs), and the line that reports
-the upload are the same, and are here.
+range); what a part leaves behind (its number, ETag, checksum value and length), how the
+upload is completed (a retry told NoSuchUpload looks whether the first attempt made the
+object), how the stored object is checked against what was read (deleted when it differs), and
+the line that reports the upload are the same, and are here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import itertools
 import threading
 from collections.abc import Callable
 
-from s3tui.engine.remote import ObjectInfo, S3Store, Stored, composite_crc32c_b64
+from s3tui.engine.checksums import Checksum
+from s3tui.engine.remote import ObjectInfo, S3Store, Stored
 from s3tui.engine.watchdog import Watchdog
 from s3tui.sizes import format_size
 
@@ -32,16 +33,18 @@ PREFLIGHT_ATTEMPTS = 4  # ~2 s of back-off: an unusable destination fails fast
 
 
 class PartTable:
-    """The parts of one multipart upload stored so far: number -> (ETag, CRC32C). Thread-safe."""
+    """The parts of one multipart upload stored so far: number -> (ETag, checksum value,
+    length). Thread-safe."""
 
     def __init__(self) -> None:
-        self._parts: dict[int, tuple[str, int]] = {}
+        self._parts: dict[int, tuple[str, int, int]] = {}
         self._lock = threading.Lock()
 
-    def add(self, number: int, etag: str, crc: int) -> int:
-        """Note a stored part; returns how many parts are stored."""
+    def add(self, number: int, etag: str, crc: int, length: int = 0) -> int:
+        """Note a stored part (``crc``: its value of the upload's checksum algorithm; ``length``
+        its size, which a full-object CRC is combined with); returns how many are stored."""
         with self._lock:
-            self._parts[number] = (etag, crc)
+            self._parts[number] = (etag, crc, length)
             return len(self._parts)
 
     def __len__(self) -> int:
@@ -49,17 +52,22 @@ class PartTable:
             return len(self._parts)
 
     def ordered(self) -> list[tuple[int, str, int]]:
-        """``[(number, etag, crc32c), ...]`` by part number, as CompleteMultipartUpload lists."""
+        """``[(number, etag, value), ...]`` by part number, as CompleteMultipartUpload lists."""
         with self._lock:
-            return sorted((n, etag, crc) for n, (etag, crc) in self._parts.items())
+            return sorted((n, etag, crc) for n, (etag, crc, _) in self._parts.items())
+
+    def lengths(self) -> list[int]:
+        """The parts' sizes, by part number."""
+        with self._lock:
+            return [self._parts[n][2] for n in sorted(self._parts)]
 
     def numbered_through(self, count: int) -> bool:
         """Whether exactly parts 1..count are stored."""
         return [n for n, _, _ in self.ordered()] == list(range(1, count + 1))
 
-    def composite(self) -> str:
-        """The checksum S3 reports for the completed object (``CRC-N``)."""
-        return composite_crc32c_b64([crc for _, _, crc in self.ordered()])
+    def expected(self, checksum: Checksum) -> str | None:
+        """What S3 should report of the completed object (None: nothing to compare)."""
+        return checksum.multipart([crc for _, _, crc in self.ordered()], self.lengths())
 
 
 class Completion:
@@ -70,13 +78,14 @@ class Completion:
     def __init__(self, remote: S3Store, key: str, upload_id: str, parts: PartTable, size: int):
         self.remote, self.key, self.upload_id, self.size = remote, key, upload_id, size
         self.parts = parts.ordered()
-        self.expected = composite_crc32c_b64([crc for _, _, crc in self.parts])
+        self.lengths = parts.lengths()
+        self.expected = parts.expected(remote.checksum)
         self._attempts = itertools.count()
 
     def attempt(self) -> Stored:
         retried = next(self._attempts) > 0
         return self.remote.complete_or_confirm(
-            self.key, self.upload_id, self.parts, self.size, retried
+            self.key, self.upload_id, self.parts, self.size, retried, self.lengths
         )
 
 
@@ -96,19 +105,23 @@ def verify_stored(
     key: str,
     size: int,
     answer: Stored,
-    expected: str,
+    expected: str | None,
     head: Callable[[], ObjectInfo | None],
 ) -> None:
     """What S3 says it stored (``answer`` of the request that made the object) must be what was
     read, else the object is deleted and :class:`IntegrityError` raised.
 
-    A checksum in the answer that matches is proof enough; only a store that reports none
-    costs a HEAD (``head``, under the caller's retry policy), to check the size at least.
+    ``expected`` is what the store's checksum (``remote.checksum``: a CRC or SHA-256, full
+    object or composite; for Content-MD5 the MD5 ETag) should report, None when the upload sent
+    none. A reported value that matches is proof enough; only an answer that reports none (or
+    a run without checksums) costs a HEAD (``head``, under the caller's retry policy), to check
+    the size at least.
     """
     problem = None
-    reported = answer.checksum_crc32c
-    if reported is not None and reported != expected:
-        problem = f"checksum {reported} != local {expected}"
+    checksum = remote.checksum
+    reported = checksum.reported(answer) if expected is not None else None
+    if reported is not None and expected is not None and not checksum.same(reported, expected):
+        problem = f"checksum {reported} != local {expected} ({checksum.algorithm.label})"
     elif reported is None:
         found = head()
         if found is None:

@@ -5,23 +5,21 @@ checksums computed on demand) and decides; it sends no request and reads nothing
 tested with made-up answers (tests/unit/test_skip.py).
 
 The object holds the file when it has the same size and, as far as S3 can tell, the same
-content: its CRC32C (s3tui's single puts; the composite ``b64-N`` of a multipart upload,
-recomputed locally with this run's part plan), a full-object CRC32 (aws cli), or the MD5 ETag of
-a single-part object. An object with none of those is taken on size alone; a multipart object
-with a different part count (another ``--chunk-size`` or tool) cannot be compared, so the file is
-uploaded again.
+content: a checksum it reports (CRC64NVME, CRC32C, CRC32 or SHA-256; of the whole object, or the
+composite ``b64-N`` of a multipart upload, recomputed locally with this run's part plan), else its
+MD5 ETag (a single-part object's MD5, or a multipart one's MD5 of the parts' MD5s with this run's
+plan). An object with none of those is taken on size alone; a multipart object with a different
+part count (another ``--chunk-size`` or tool) cannot be compared, so the file is uploaded again.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import zlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from s3tui.engine.localfile import blocks, crc32c_range
-from s3tui.engine.remote import ObjectInfo, composite_crc32c_b64, crc32c_b64
+from s3tui.engine.checksums import MD5, REPORTED, Algorithm
+from s3tui.engine.remote import ObjectInfo
 
 
 class LocalFacts(Protocol):
@@ -34,13 +32,13 @@ class LocalFacts(Protocol):
         """Raise if the file is no longer what was listed (before anything is read)."""
         ...
 
-    def crc32c(self) -> int: ...
+    def value(self, algorithm: Algorithm) -> int:
+        """The whole file's value of ``algorithm``."""
+        ...
 
-    def part_crc32cs(self) -> list[int]: ...
-
-    def crc32(self) -> int: ...
-
-    def md5_hex(self) -> str: ...
+    def part_values(self, algorithm: Algorithm) -> list[int]:
+        """Each part's value of ``algorithm``, with this run's part plan."""
+        ...
 
 
 def same_object(head: ObjectInfo | None, local: LocalFacts) -> str | None:
@@ -48,27 +46,38 @@ def same_object(head: ObjectInfo | None, local: LocalFacts) -> str | None:
     if head is None or head.size != local.size:
         return None
     local.unchanged()
-    crc_c, crc_32 = head.checksum_crc32c, head.checksum_crc32
-    if crc_c:
-        count = crc_c.partition("-")[2]
-        if not count:
-            same = crc_c == crc32c_b64(local.crc32c())
-        elif int(count) == 1:
-            same = crc_c == composite_crc32c_b64([local.crc32c()])
-        elif local.nparts > 1 and int(count) == local.nparts:
-            same = crc_c == composite_crc32c_b64(local.part_crc32cs())
-        else:
-            return None  # another part plan: cannot compare, so upload again
-        return "exists with the same size and CRC32C" if same else None
-    if crc_32:
-        if "-" in crc_32:
-            return None
-        same = crc_32 == base64.b64encode(local.crc32().to_bytes(4, "big")).decode()
-        return "exists with the same size and CRC32" if same else None
-    etag = head.etag or ""
-    if len(etag) == 32 and "-" not in etag:
-        return "exists with the same size and MD5" if local.md5_hex() == etag else None
-    return "exists with the same size (no checksum to compare)"
+    for algorithm in REPORTED:
+        reported = getattr(head, algorithm.field or "", None)
+        if reported:
+            same = _same(algorithm, reported, head.checksum_type, local)
+            return f"exists with the same size and {algorithm.label}" if same else None
+    etag = (head.etag or "").lower()
+    value, _, count = etag.partition("-")
+    if len(value) != 32:
+        return "exists with the same size (no checksum to compare)"
+    if not count:
+        same = local.value(MD5) == int(value, 16)
+    elif count.isdigit() and int(count) == local.nparts > 1:
+        joined = b"".join(v.to_bytes(16, "big") for v in local.part_values(MD5))
+        same = hashlib.md5(joined, usedforsecurity=False).hexdigest() == value
+    else:  # another part plan, or not an MD5 (SSE-KMS): nothing to compare
+        return "exists with the same size (no checksum to compare)"
+    return "exists with the same size and MD5" if same else None
+
+
+def _same(algorithm: Algorithm, reported: str, kind: str | None, local: LocalFacts) -> bool:
+    """Whether a reported checksum is the local file's: a full-object one is the whole file's;
+    a composite one is made of this run's parts, and only a count that matches can be."""
+    value, _, count = reported.partition("-")
+    if kind == "FULL_OBJECT" or (not count and kind is None):
+        return value == algorithm.wire(local.value(algorithm))
+    if count and not count.isdigit():
+        return False
+    if count == "1" or (not count and local.nparts == 1):
+        return value == algorithm.composite([local.value(algorithm)]).partition("-")[0]
+    if count and int(count) != local.nparts:
+        return False  # another part plan: cannot compare, so upload again
+    return value == algorithm.composite(local.part_values(algorithm)).partition("-")[0]
 
 
 class FileFacts:
@@ -89,20 +98,8 @@ class FileFacts:
     def unchanged(self) -> None:
         self._unchanged()
 
-    def crc32c(self) -> int:
-        return crc32c_range(self.path, 0, self.size)
+    def value(self, algorithm: Algorithm) -> int:
+        return algorithm.of_file(self.path, 0, self.size)
 
-    def part_crc32cs(self) -> list[int]:
-        return [crc32c_range(self.path, offset, length) for offset, length in self._ranges]
-
-    def crc32(self) -> int:
-        crc = 0
-        for block in blocks(self.path, 0, self.size):
-            crc = zlib.crc32(block, crc)
-        return crc
-
-    def md5_hex(self) -> str:
-        md5 = hashlib.md5(usedforsecurity=False)
-        for block in blocks(self.path, 0, self.size):
-            md5.update(block)
-        return md5.hexdigest()
+    def part_values(self, algorithm: Algorithm) -> list[int]:
+        return [algorithm.of_file(self.path, offset, length) for offset, length in self._ranges]

@@ -21,7 +21,7 @@ import stat
 import threading
 from collections.abc import Callable
 
-from s3tui.engine.crc import crc32c
+from s3tui.engine.checksums import CRC32C, Algorithm
 
 READ_BLOCK = 1024 * 1024
 PIPE_SIZE = 1024 * 1024
@@ -38,13 +38,18 @@ class Stopped(Exception):
     """The stop flag was raised while waiting for data."""
 
 
-def file_crc32c(fd: int, length: int) -> int:
-    """CRC32C of the first ``length`` bytes of an open file, read through an mmap."""
-    if length == 0:
-        return 0
+def file_checksum(fd: int, length: int, algorithm: Algorithm = CRC32C) -> int:
+    """The checksum value of the first ``length`` bytes of an open file, read through an mmap."""
+    if length == 0 or not algorithm.sends:
+        return algorithm.of(b"")
     flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
     with mmap.mmap(fd, length, flags=flags, prot=mmap.PROT_READ) as view:
-        return crc32c(view)
+        return algorithm.of(view)
+
+
+def file_crc32c(fd: int, length: int) -> int:
+    """CRC32C of the first ``length`` bytes of an open file, read through an mmap."""
+    return file_checksum(fd, length, CRC32C)
 
 
 class StreamSource:
@@ -68,15 +73,15 @@ class StreamSource:
             with contextlib.suppress(OSError):
                 fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
-    def fill(self, out_fd: int, size: int) -> tuple[int, int, bool]:
+    def fill(self, out_fd: int, size: int, algorithm: Algorithm = CRC32C) -> tuple[int, int, bool]:
         """Move up to ``size`` bytes into ``out_fd`` (opened read-write at offset 0).
 
-        Returns ``(bytes, crc32c, eof)``.
+        Returns ``(bytes, checksum value of algorithm, eof)``.
         """
         if self.is_pipe:
             written, eof = self._fill_splice(out_fd, size)
-            return written, file_crc32c(out_fd, written), eof
-        return self._fill_copy(out_fd, size)
+            return written, file_checksum(out_fd, written, algorithm), eof
+        return self._fill_copy(out_fd, size, algorithm)
 
     def _wait_readable(self) -> None:
         while not self._poller.poll(POLL_MS):
@@ -101,8 +106,8 @@ class StreamSource:
             self._on_read(n)
         return written, False
 
-    def _fill_copy(self, out_fd: int, size: int) -> tuple[int, int, bool]:
-        written, crc = 0, 0
+    def _fill_copy(self, out_fd: int, size: int, algorithm: Algorithm) -> tuple[int, int, bool]:
+        written, hasher = 0, algorithm.hasher()
         while written < size:
             self._wait_readable()
             try:
@@ -110,11 +115,11 @@ class StreamSource:
             except OSError as e:
                 raise SourceError(f"cannot read {self.name}: {e.strerror}") from e
             if n == 0:
-                return written, crc, True
+                return written, hasher.value(), True
             chunk = self._buf[:n]
-            crc = crc32c(chunk, crc)
+            hasher.update(chunk)
             while chunk:
                 chunk = chunk[os.write(out_fd, chunk) :]
             written += n
             self._on_read(n)
-        return written, crc, False
+        return written, hasher.value(), False

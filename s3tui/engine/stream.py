@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from s3tui.engine.body import FileRangeBody
+from s3tui.engine.checksums import CRC32C, Algorithm
 from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob, Stop
 from s3tui.engine.journal import remove_spool
@@ -37,7 +38,7 @@ from s3tui.engine.multipart import (
 )
 from s3tui.engine.plan import MAX_PARTS, plan_parts
 from s3tui.engine.progress import EventKind, PartState, Phase, Progress
-from s3tui.engine.remote import Failure, PartInfo, S3Store, Stored, classify, crc32c_b64
+from s3tui.engine.remote import Failure, PartInfo, S3Store, Stored, classify
 from s3tui.engine.remote.errors import answer_lost
 from s3tui.engine.resume import LocalPart
 from s3tui.engine.source import SourceError, Stopped, StreamSource
@@ -46,6 +47,7 @@ from s3tui.engine.stats import AttemptRecord, FileStat
 from s3tui.engine.stream_resume import (
     ResumeFrom,
     StreamResume,
+    file_crc32c,
     file_md5,
     find,
     memory_file,
@@ -112,8 +114,9 @@ class StreamUpload(SteeredJob):
         self.upload_id: str | None = None
         # The request that makes the object (PutObject, or CompleteMultipartUpload with its
         # parts), once it was sent: a stop after that must find out what the server did.
-        self._final_put: tuple[int, int] | None = None  # (size, crc32c)
-        self._final_parts: tuple[list[tuple[int, str, int]], int] | None = None  # (parts, size)
+        self._final_put: tuple[int, int] | None = None  # (size, checksum value)
+        # (parts, size, the parts' lengths)
+        self._final_parts: tuple[list[tuple[int, str, int]], int, list[int]] | None = None
         self._left: str | None = None
         self._fate_unknown = False  # the final request was sent and no answer came back
 
@@ -201,7 +204,9 @@ class StreamUpload(SteeredJob):
                 raise Stop
             label = f"part {number}"
             self.progress.part_added(label, size, number=number, state=PartState.SPOOLING)
-            written, crc, eof, path, stored = self._read_chunk(number, size, compare)
+            # The algorithm in effect: the preflight settled any fallback before this.
+            algorithm = self.remote.checksum.algorithm
+            written, crc, eof, path, stored = self._read_chunk(number, size, compare, algorithm)
             total += written
             if eof:
                 self.spool.last_chunk_written()
@@ -218,13 +223,13 @@ class StreamUpload(SteeredJob):
                     continue  # a chunk that matched is a full one: the stream goes on
                 self._differs(resume, number, eof)
             if eof and number == 1:
-                return self._single_put(path, written, crc, label)
+                return self._single_put(path, written, crc, label, algorithm)
             if eof and written == 0:
                 self.spool.remove(path, 0)
                 self.progress.part_removed(label)  # an empty tail: no part to upload
                 number -= 1
                 break
-            self._submit_part(number, label, path, written, crc)
+            self._submit_part(number, label, path, written, crc, algorithm)
             if eof:
                 break
         self.progress.set_total(total, parts_total=number)
@@ -233,9 +238,10 @@ class StreamUpload(SteeredJob):
         return self._complete(total, number)
 
     def _read_chunk(
-        self, number: int, size: int, compare: bool
+        self, number: int, size: int, compare: bool, algorithm: Algorithm
     ) -> tuple[int, int, bool, Path, PartInfo | None]:
-        """Read chunk ``number`` (up to ``size`` bytes): ``(bytes, crc32c, eof, its spool
+        """Read chunk ``number`` (up to ``size`` bytes): ``(bytes, its checksum by
+        ``algorithm``, eof, its spool
         file, the stored copy it matches)``. A chunk to compare is read into memory (when it
         fits: :func:`memory_file`) and hashed there; only if it is to be sent does it go onto
         the spool, so a skipped chunk never touches the disk."""
@@ -245,11 +251,12 @@ class StreamUpload(SteeredJob):
         fd, path = (held, None) if held is not None else self.spool.create(name)
         stored = None
         try:
-            written, crc, eof = self._source.fill(fd, size)
+            written, crc, eof = self._source.fill(fd, size, algorithm)
             self.spool.shrink(size, written, fd)
             if compare and written:  # an empty tail compares nothing
                 assert self._resume is not None
-                local = LocalPart(number, written, file_md5(fd, written), crc)
+                crc32c = crc if algorithm is CRC32C else file_crc32c(fd, written)
+                local = LocalPart(number, written, file_md5(fd, written), crc32c)
                 stored = self._resume.compare(local)
             if path is None and stored is None:
                 path = self._spill(fd, name, written)
@@ -286,7 +293,7 @@ class StreamUpload(SteeredJob):
                 f"is the stream's first chunk ({len(c.plan):,} parts, "
                 f"{format_size(c.stored_bytes)} stored)"
             )
-        self._parts.add(number, etag, crc)
+        self._parts.add(number, etag, crc, size)
         self.progress.part_done(label)
 
     def _look_for_upload(self) -> StreamResume | None:
@@ -383,18 +390,24 @@ class StreamUpload(SteeredJob):
         )
         return None
 
-    def _submit_part(self, number: int, label: str, path: Path, size: int, crc: int) -> None:
+    def _submit_part(
+        self, number: int, label: str, path: Path, size: int, crc: int, algorithm: Algorithm
+    ) -> None:
         assert self.spool is not None and self.upload_id is not None
         spool, remote, upload_id = self.spool, self.remote, self.upload_id
         limiter = self.transfer.limiter
+        value = [crc]
 
         def attempt(sent: Callable[[int], None]) -> Stored:
+            now = remote.checksum.algorithm
+            if now is not algorithm:  # the store refused it: the fallback's value
+                value[0] = now.of_file(str(path), 0, size)
             with FileRangeBody(path, 0, size, sent, limiter) as body:
-                return remote.upload_part(self.key, upload_id, number, body, size, crc)
+                return remote.upload_part(self.key, upload_id, number, body, size, value[0])
 
         def on_success(res: Stored) -> None:
             spool.remove(path, size)
-            self._parts.add(number, res.etag or "", crc)
+            self._parts.add(number, res.etag or "", value[0], size)
             with self._cond:
                 self._outstanding -= 1
                 self._cond.notify_all()
@@ -433,7 +446,9 @@ class StreamUpload(SteeredJob):
             )
             raise Stop
 
-    def _single_put(self, path: Path, size: int, crc: int, label: str) -> Result:
+    def _single_put(
+        self, path: Path, size: int, crc: int, label: str, algorithm: Algorithm
+    ) -> Result:
         """A stream shorter than one chunk: one PutObject, no multipart upload needed."""
         assert self.spool is not None
         self.progress.set_total(size, parts_total=1)
@@ -443,15 +458,22 @@ class StreamUpload(SteeredJob):
         self.upload_id = None
         limiter = self.transfer.limiter
 
+        value = crc
+
         def attempt(sent: Callable[[int], None]) -> Stored:
-            self._final_put = (size, crc)
+            nonlocal value
+            now = self.remote.checksum.algorithm
+            if now is not algorithm:  # the store refused it: the fallback's value
+                value = now.of_file(str(path), 0, size)
+            self._final_put = (size, value)
             with self._final_request(), FileRangeBody(path, 0, size, sent, limiter) as body:
-                return self.remote.put_object(self.key, body, size, crc, self.options.to_s3_args())
+                args = self.options.to_s3_args()
+                return self.remote.put_object(self.key, body, size, value, args)
 
         self.progress.part_queued(label, size)
         resp = self._run_sync(Task(label, size, attempt, lambda r: None, self._fail_task, part=1))
         self.spool.remove(path, size)
-        checksum = crc32c_b64(crc)
+        checksum = self.remote.checksum.single(value)
         self._verify(size, resp, checksum)
         return self._result(size, 1, resp.etag, checksum)
 
@@ -461,7 +483,7 @@ class StreamUpload(SteeredJob):
             self.fail("internal error: parts missing at completion; nothing was stored")
             raise Stop
         completion = Completion(self.remote, self.key, self.upload_id, self._parts, total)
-        self._final_parts = (completion.parts, total)
+        self._final_parts = (completion.parts, total, completion.lengths)
 
         def complete() -> Stored:
             with self._final_request():
@@ -472,7 +494,7 @@ class StreamUpload(SteeredJob):
         self._verify(total, resp, completion.expected)
         return self._result(total, parts, resp.etag, completion.expected)
 
-    def _verify(self, size: int, answer: Stored, expected: str) -> None:
+    def _verify(self, size: int, answer: Stored, expected: str | None) -> None:
         """What S3 stored must be what was read: a mismatch fails the upload (and is deleted)."""
         try:
             verify_stored(
@@ -488,7 +510,7 @@ class StreamUpload(SteeredJob):
             self.fail(f"integrity check failed ({e.problem}); the object was deleted: retry")
             raise Stop from None
 
-    def _result(self, size: int, parts: int, etag: str | None, checksum: str) -> Result:
+    def _result(self, size: int, parts: int, etag: str | None, checksum: str | None) -> Result:
         snap = self.progress.snapshot()
         what, dest = format_size(size), self.progress.dest
         msg = uploaded_line(what, dest, snap.elapsed, size=size, parts=parts, retries=snap.retries)
@@ -503,6 +525,7 @@ class StreamUpload(SteeredJob):
             retries=snap.retries,
             etag=etag,
             checksum=checksum,
+            checksum_algorithm=self.remote.checksum.algorithm.label,
         )
 
     # --- requests run in this thread, with the same retry policy as parts ---
@@ -595,16 +618,20 @@ class StreamUpload(SteeredJob):
     def _stored_is_ours(self) -> bool | None:
         """Whether the object at the key is exactly what this run sent; None: cannot tell."""
         if self._final_parts is not None:
-            parts, size = self._final_parts
-            return self.remote.completed_already(self.key, size, parts) is not None
+            parts, size, lengths = self._final_parts
+            return self.remote.completed_already(self.key, size, parts, lengths) is not None
         if self._final_put is None:
             return False
-        size, crc = self._final_put
+        size, value = self._final_put
         head = self.remote.head(self.key)
         if head is None or head.size != size:
             return False
-        reported = head.checksum_crc32c
-        return None if reported is None else reported == crc32c_b64(crc)
+        checksum = self.remote.checksum
+        expected = checksum.single(value)
+        reported = checksum.reported(head) if expected is not None else None
+        if reported is None or expected is None:
+            return None
+        return checksum.same(reported, expected)
 
 
 def _describe(e: BaseException, spool: Spool | None) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3tui.engine import journal
+from s3tui.engine.crc import crc32c
 from s3tui.engine.plan import MAX_PART, MIN_PART, PartPlan
 from s3tui.engine.remote import PartInfo, S3Store
 from s3tui.engine.remote.errors import error_code
@@ -153,6 +154,15 @@ def file_md5(fd: int, length: int) -> str:
         with mmap.mmap(fd, length, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ) as view:
             h.update(view)
     return h.hexdigest()
+
+
+def file_crc32c(fd: int, length: int) -> int:
+    """CRC32C of the first ``length`` bytes of an open file (when the upload's own checksum is
+    another algorithm: a store may list the parts' CRC32C)."""
+    if not length:
+        return 0
+    with mmap.mmap(fd, length, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ) as view:
+        return crc32c(view)
 
 
 class StreamResume:

@@ -39,7 +39,7 @@ from s3tui.engine.config import ObjectOptions, UploadConfig
 from s3tui.engine.gate import LIGHT_PER_SLOT
 from s3tui.engine.job import ABORT_ATTEMPT, AbortOutcome, Result, SteeredJob, Stop
 from s3tui.engine.journal import Journal, open_by_key
-from s3tui.engine.localfile import FileProblem, crc32c_range, local_problem, require_listed
+from s3tui.engine.localfile import FileProblem, local_problem, require_listed
 from s3tui.engine.multipart import CONTROL_DEADLINE, uploaded_line
 from s3tui.engine.progress import EventKind, FileState, Phase, Progress
 from s3tui.engine.remote import (
@@ -49,7 +49,6 @@ from s3tui.engine.remote import (
     UploadInfo,
     Withdrawal,
     classify,
-    crc32c_b64,
 )
 from s3tui.engine.run_record import Done, RunRecord
 from s3tui.engine.scheduler import (
@@ -506,16 +505,17 @@ class TreeUpload(SteeredJob):
             # (SeaweedFS) answer an abort of an upload that no longer exists with success.
             if not f.completing or f.failed is not None:
                 continue
-            ordered = f.parts.ordered()
+            ordered, lengths = f.parts.ordered(), f.parts.lengths()
             seconds = self._stop_time_left(ABORT_ATTEMPT)
             with contextlib.suppress(Exception), self.transfer.watchdog.guard(seconds):
-                found = self.remote.completed_already(f.entry.key, f.entry.size, ordered)
+                key, size = f.entry.key, f.entry.size
+                found = self.remote.completed_already(key, size, ordered, lengths)
                 if found is not None:
-                    self._stored_after_all(f, found.etag, f.parts.composite())
+                    self._stored_after_all(f, found.etag, f.parts.expected(self.remote.checksum))
 
     def _settle_cut_puts(self) -> None:
         """A single PutObject the stop cut may have been stored all the same: the file counts as
-        uploaded only if the object holds exactly its bytes (size and CRC32C)."""
+        uploaded only if the object holds exactly its bytes (size and checksum)."""
         for f in self.files:
             if f.settled or f.failed is not None or not f.unanswered:
                 continue
@@ -525,13 +525,15 @@ class TreeUpload(SteeredJob):
             e = f.entry
             with contextlib.suppress(Exception), self.transfer.watchdog.guard(seconds):
                 info = self.remote.head(e.key)
-                if info is None or info.size != e.size or info.checksum_crc32c is None:
+                sums = self.remote.checksum
+                reported = sums.reported(info) if info is not None else None
+                if info is None or info.size != e.size or reported is None:
                     continue
-                checksum = crc32c_b64(crc32c_range(e.path, 0, e.size))
-                if info.checksum_crc32c == checksum:
-                    self._stored_after_all(f, info.etag, checksum)
+                expected = sums.single(sums.algorithm.of_file(e.path, 0, e.size))
+                if expected is not None and sums.same(reported, expected):
+                    self._stored_after_all(f, info.etag, expected)
 
-    def _stored_after_all(self, f: FileUpload, etag: str | None, checksum: str) -> None:
+    def _stored_after_all(self, f: FileUpload, etag: str | None, checksum: str | None) -> None:
         f.etag, f.checksum = etag, checksum
         f.state = FileState.DONE
         self.progress.file_state(f.entry.path, FileState.DONE)
@@ -616,5 +618,6 @@ class TreeUpload(SteeredJob):
             retries=snap.retries,
             etag=one.etag if one else None,
             checksum=one.checksum if one else None,
+            checksum_algorithm=self.remote.checksum.algorithm.label,
             failed_files=tuple(failed),
         )

@@ -6,8 +6,9 @@ the file (``done``, in the worker). :class:`FileRequest` wraps it as a pool
 :class:`~s3tui.engine.transfer.Task`: the file's counters and state, its progress, a request
 withdrawn because its file already failed, and what a failure means (the job decides).
 
-Each request computes the CRC32C of what it sends just before sending it, in the worker, so many
-files are hashed in parallel; the server verifies it. Bigger files are stat'ed before every
+Each request computes the checksum (the store's algorithm in effect, engine/checksums.py) of
+what it sends just before sending it, in the worker, so many files are hashed in parallel; the
+server verifies it. Bigger files are stat'ed before every
 request and again after all their bytes were read (never stored torn).
 
 Resuming (engine/tree_resume.py): a multipart file's first request may take over an upload an
@@ -22,9 +23,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from s3tui.engine.crc import crc32c
+from s3tui.engine.checksums import CRC32C
 from s3tui.engine.journal import Journal
-from s3tui.engine.localfile import FileProblem, crc32c_range, open_body, read_unchanged
+from s3tui.engine.localfile import FileProblem, open_body, read_unchanged
 from s3tui.engine.multipart import (
     CONTROL_DEADLINE,
     PREFLIGHT_ATTEMPTS,
@@ -33,7 +34,7 @@ from s3tui.engine.multipart import (
     verify_stored,
 )
 from s3tui.engine.progress import FileState, Progress
-from s3tui.engine.remote import Failure, ObjectInfo, S3Store, Stored, UploadInfo, crc32c_b64
+from s3tui.engine.remote import Failure, ObjectInfo, S3Store, Stored, UploadInfo
 from s3tui.engine.remote.errors import answer_lost, error_code
 from s3tui.engine.resume import copies_by_number
 from s3tui.engine.scheduler import FileUpload, Probe, Request, RequestKind, Scheduler
@@ -201,25 +202,28 @@ def put(job: TreeJob, f: FileUpload) -> Parts:
     e, args, limiter = f.entry, job._object_args(f.entry), job.transfer.limiter
     inline = e.size <= INLINE_MAX
 
-    def call(sent: Callable[[int], None]) -> tuple[int, Stored]:
+    def call(sent: Callable[[int], None]) -> tuple[str | None, Stored]:
+        checksum = job.remote.checksum
         if inline:
-            # Small files go as bytes: one read serves the CRC and the body, and botocore
+            # Small files go as bytes: one read serves the checksum and the body, and botocore
             # sends no "Expect: 100-continue" for bytes, saving a round trip per file. What
             # is sent is fixed once read, so the file is checked right after the read.
             data = read_unchanged(e)
-            crc = crc32c(data)
+            crc = checksum.algorithm.of(data)
             if limiter is not None:
                 limiter.throttle(len(data))
             resp = job.remote.put_object(e.key, data, len(data), crc, args)
             sent(len(data))
-            return crc, resp
+            # A store that refused the checksum was sent the fallback's (at once, from data).
+            now = job.remote.checksum
+            return now.single(crc if now == checksum else now.algorithm.of(data)), resp
         job._check_unchanged(f)
-        crc = crc32c_range(e.path, 0, e.size)
+        crc = checksum.algorithm.of_file(e.path, 0, e.size)
         with open_body(e.path, 0, e.size, sent, limiter) as body:
-            return crc, job.remote.put_object(e.key, body, e.size, crc, args)
+            return checksum.single(crc), job.remote.put_object(e.key, body, e.size, crc, args)
 
-    def done(result: tuple[int, Stored]) -> None:
-        crc, stored = result
+    def done(result: tuple[str | None, Stored]) -> None:
+        expected, stored = result
         if not inline:  # its body was read while it was sent: was the file changed?
             try:
                 job._check_unchanged(f, allow_vanished=True)
@@ -227,7 +231,7 @@ def put(job: TreeJob, f: FileUpload) -> Parts:
                 job._delete_object(f)
                 raise
         f.etag = stored.etag
-        f.checksum = crc32c_b64(crc)
+        f.checksum = expected
         job.progress.add_read(e.size)
         job._file_done(f)
 
@@ -328,23 +332,30 @@ def part(job: TreeJob, f: FileUpload, n: int) -> Parts:
         nonlocal copies
         job._check_unchanged(f)
         crc: int | None = None
+        algorithm = job.remote.checksum.algorithm
         if copies:  # hashed in this worker: a big file's parts are checked in parallel
             copy, local = stored_copy(e.path, copies, n, offset, length)
             if copy is not None and copy.etag:
-                job._part_reused(f, n, copy.etag, local.crc32c, length)
+                value = (
+                    local.crc32c
+                    if algorithm is CRC32C
+                    else algorithm.of_file(e.path, offset, length)
+                )
+                job._part_reused(f, n, copy.etag, value, length)
                 raise Reused(f"part {n} of {e.rel} is stored already")
             copies = None  # a retry sends without hashing again
-            crc = local.crc32c
+            if algorithm is CRC32C:
+                crc = local.crc32c
             job._part_differs(f, n)
         if crc is None:
-            crc = crc32c_range(e.path, offset, length)
+            crc = algorithm.of_file(e.path, offset, length)
         with open_body(e.path, offset, length, sent, job.transfer.limiter) as body:
             stored = job.remote.upload_part(e.key, upload_id, n, body, length, crc)
         return stored.etag or "", crc
 
     def done(result: tuple[str, int]) -> None:
         job.progress.add_read(length)
-        if f.parts.add(n, *result) == f.nparts:
+        if f.parts.add(n, *result, length) == f.nparts:
             with job._cond:
                 job.scheduler.parts_stored(f)
                 job._cond.notify_all()

@@ -148,7 +148,9 @@ class Rule:
 
     def __post_init__(self) -> None:
         self._re = re.compile(self.path) if self.path else None
-        self._header_re = re.compile(self.header, re.IGNORECASE) if self.header else None
+        self._header_re = (
+            re.compile(self.header, re.IGNORECASE | re.MULTILINE) if self.header else None
+        )
         self._rng = random.Random(self.seed)
         self._nth = {self.nth} if isinstance(self.nth, int) else set(self.nth or ())
         if self.method:
@@ -187,6 +189,7 @@ class _Request(NamedTuple):
     length: int | None  # Content-Length; None with chunked
     chunked: bool
     expect_continue: bool
+    headers: tuple[str, ...] = ()  # the names, lowercased
 
 
 class _LimitReached(Exception):
@@ -209,11 +212,13 @@ def _parse_head(head: bytes) -> _Request:
     method, target, _version = lines[0].split(" ", 2)
     length: int | None = 0
     chunked = expect = False
+    names: list[str] = []
     for line in lines[1:]:
         if not line:
             continue
         name, _, value = line.partition(":")
         name = name.strip().lower()
+        names.append(name)
         value = value.strip()
         if name == "content-length":
             length = int(value)
@@ -223,7 +228,7 @@ def _parse_head(head: bytes) -> _Request:
             expect = True
     if chunked:
         length = None
-    return _Request(head, method.upper(), target, length, chunked, expect)
+    return _Request(head, method.upper(), target, length, chunked, expect, tuple(names))
 
 
 class _Reader:
@@ -350,8 +355,9 @@ class FaultProxy:
         header: str | None = None,
     ) -> Rule:
         """Add a rule (first matching rule that fires wins) and return it for its counters.
-        ``header``: a regex searched in the request's header lines, e.g. the access key in
-        ``Authorization: AWS4-HMAC-SHA256 Credential=KEY/...``."""
+        ``header``: a regex searched (case-insensitive, ``^`` at each line) in the request's
+        header lines: the access key in ``Authorization: AWS4-HMAC-SHA256 Credential=KEY/...``,
+        or a header's name, ``^x-amz-checksum-`` (a store that refuses some headers)."""
         rule = Rule(fault, method, path, probability, nth, times, seed, header)
         with self._lock:
             self._rules.append(rule)

@@ -174,6 +174,7 @@ def result_from(d: dict[str, Any]) -> Result:
         parts=int(d.get("parts", 0) or 0),
         retries=int(d.get("retries", 0) or 0),
         etag=d.get("etag"),
-        checksum=d.get("crc32c"),
+        checksum=d.get("checksum", d.get("crc32c")),
+        checksum_algorithm=str(d.get("checksum_algorithm", "CRC32C")),
         failed_files=tuple((f["path"], f["reason"]) for f in d.get("failed_files", ())),
     )

@@ -183,7 +183,10 @@ class HeadlessReporter:
                     f"max {data['part_ms_max'] / 1000:.2f}s"
                 )
             if result.etag or result.checksum:
-                lines.append(f"  ETag {result.etag or '-'}  CRC32C {result.checksum or '-'}")
+                lines.append(
+                    f"  ETag {result.etag or '-'}  "
+                    f"{result.checksum_algorithm} {result.checksum or '-'}"
+                )
         finished = [f for f in files if f.state != "unfinished"]
         if len(files) > 1 and finished and not self.quiet:
             lines.extend(file_table(files))
@@ -311,7 +314,9 @@ def summary_dict(result: Result, part_ms: list[float]) -> dict[str, object]:
         "parts": result.parts,
         "retries": result.retries,
         "etag": result.etag,
-        "crc32c": result.checksum,
+        "crc32c": result.checksum if result.checksum_algorithm == "CRC32C" else None,
+        "checksum": result.checksum,
+        "checksum_algorithm": result.checksum_algorithm,
         "part_ms_p50": percentile(part_ms, 50),
         "part_ms_p95": percentile(part_ms, 95),
         "part_ms_max": max(part_ms, default=0.0),

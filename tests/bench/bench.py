@@ -1068,6 +1068,14 @@ class Bench:
     def case1(self) -> Section:
         sec = self.case_stream(1, self.s.size, f"{_size(self.s.size)} stream from stdin")
         self.verdict_case1(sec)
+        # What each --checksum costs s3tui's CPU, hashing alone (tests/bench/checksum_cost.py).
+        spec = importlib.util.spec_from_file_location(
+            "cost", Path(__file__).with_name("checksum_cost.py")
+        )
+        cost = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(cost)  # type: ignore[union-attr]
+        rows = ", ".join(f"{n} {c:.2f}" for n, c in cost.measure(0.5, 3))
+        sec.notes.append(f"checksum CPU-s/GiB, hashing alone: {rows}")
         return sec
 
     def case2(self) -> Section:

@@ -91,7 +91,9 @@ def test_content_type_bytes_or_decision_match_botocore(
     client, direct = _paths(recorder)
     client.put_object(Bucket="b", Key="k", Body=b"x", ContentType=value)
     (botocore_head,) = recorder.heads
-    answer = direct.put("b", "k", b"x", "AAAAAA==", {"ContentType": value})
+    answer = direct.put(
+        "b", "k", b"x", ("x-amz-checksum-crc32c", "AAAAAA=="), {"ContentType": value}
+    )
     if direct_sends:
         assert answer is not None and answer["ETag"] == '"e"'
         assert _content_type(recorder.heads[1]) == _content_type(botocore_head)

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from awscrt.checksums import crc64nvme
+
 from s3tui.engine import skip
+from s3tui.engine.checksums import CRC32C, CRC64NVME, SHA256, Algorithm
 from s3tui.engine.crc import crc32c
 from s3tui.engine.remote import composite_crc32c_b64, crc32c_b64
 from s3tui.engine.remote.calls import object_info
@@ -35,17 +38,15 @@ class Facts:
     def unchanged(self) -> None:
         self.checked.append(True)
 
-    def crc32c(self) -> int:
-        return crc32c(self.data)
+    def value(self, algorithm: Algorithm) -> int:
+        return algorithm.of(self.data)
+
+    def part_values(self, algorithm: Algorithm) -> list[int]:
+        step = self.part or self.size
+        return [algorithm.of(self.data[i : i + step]) for i in range(0, self.size, step)]
 
     def part_crc32cs(self) -> list[int]:
-        return [crc32c(self.data[i : i + self.part]) for i in range(0, self.size, self.part)]
-
-    def crc32(self) -> int:
-        return zlib.crc32(self.data)
-
-    def md5_hex(self) -> str:
-        return hashlib.md5(self.data).hexdigest()
+        return self.part_values(CRC32C)
 
 
 def same_object(head: dict[str, Any] | None, local: LocalFacts) -> str | None:
@@ -100,6 +101,38 @@ def test_full_object_crc32_and_md5_etag() -> None:
     assert same_object({"ContentLength": len(DATA), "ETag": '"' + "0" * 32 + '"'}, Facts()) is None
 
 
+def test_full_object_crc64nvme_and_crc32c_of_a_multipart_object_need_no_part_plan() -> None:
+    wire = base64.b64encode(crc64nvme(DATA).to_bytes(8, "big")).decode()
+    head = {"ContentLength": len(DATA), "ChecksumCRC64NVME": wire, "ChecksumType": "FULL_OBJECT"}
+    # Any part plan: a full-object checksum is the whole file's.
+    assert same_object(head, Facts(part=400)) == "exists with the same size and CRC64NVME"
+    assert same_object({**head, "ChecksumCRC64NVME": CRC64NVME.wire(1)}, Facts()) is None
+    full = {"ContentLength": len(DATA), "ChecksumCRC32C": crc32c_b64(crc32c(DATA))}
+    full["ChecksumType"] = "FULL_OBJECT"
+    assert same_object(full, Facts(part=300)) == "exists with the same size and CRC32C"
+    # CRC64NVME is looked at first: a wrong one is not outvoted by a right CRC32C.
+    both = {**full, "ChecksumCRC64NVME": CRC64NVME.wire(1)}
+    assert same_object(both, Facts(part=300)) is None
+
+
+def test_composite_sha256_and_a_multipart_md5_etag_with_the_same_plan() -> None:
+    facts = Facts(part=300)
+    head = {
+        "ContentLength": len(DATA),
+        "ChecksumSHA256": SHA256.composite(facts.part_values(SHA256)),
+    }
+    assert same_object(head, facts) == "exists with the same size and SHA256"
+    assert same_object(head, Facts(part=400)) is None
+    parts = [hashlib.md5(DATA[i : i + 300]).digest() for i in range(0, len(DATA), 300)]
+    etag = hashlib.md5(b"".join(parts)).hexdigest() + "-4"
+    md5 = {"ContentLength": len(DATA), "ETag": f'"{etag}"'}
+    assert same_object(md5, facts) == "exists with the same size and MD5"
+    assert same_object({**md5, "ETag": '"' + "0" * 32 + '-4"'}, facts) is None
+    assert same_object(md5, Facts(part=400)) == (  # another plan: no comparison, as before
+        "exists with the same size (no checksum to compare)"
+    )
+
+
 def test_no_checksum_at_all_is_size_alone() -> None:
     head = {"ContentLength": len(DATA), "ETag": '"abc-3"'}
     facts = Facts()
@@ -112,7 +145,10 @@ def test_file_facts_read_the_file(tmp_path: Path) -> None:
     p.write_bytes(DATA)
     facts = FileFacts(str(p), len(DATA), [(0, 600), (600, 400)], lambda: None)
     assert facts.nparts == 2
-    assert facts.crc32c() == crc32c(DATA)
-    assert facts.part_crc32cs() == [crc32c(DATA[:600]), crc32c(DATA[600:])]
-    assert facts.crc32() == zlib.crc32(DATA)
-    assert facts.md5_hex() == hashlib.md5(DATA).hexdigest()
+    assert facts.value(CRC32C) == crc32c(DATA)
+    assert facts.part_values(CRC32C) == [crc32c(DATA[:600]), crc32c(DATA[600:])]
+    assert facts.value(CRC64NVME) == crc64nvme(DATA)
+    assert facts.part_values(SHA256) == [
+        int.from_bytes(hashlib.sha256(DATA[a:b]).digest(), "big")
+        for a, b in ((0, 600), (600, 1000))
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 import threading
@@ -10,9 +11,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from s3tui.engine.checksums import DEFAULT, Checksum
 from s3tui.engine.journal import Journal
 from s3tui.engine.redact import without_userinfo
 from s3tui.engine.remote import fast
+from s3tui.engine.remote.checksum_support import ChecksumSupport
 from s3tui.engine.remote.errors import RemoteError, answer_lost, error_code
 from s3tui.engine.remote.store import (
     ObjectInfo,
@@ -59,42 +62,80 @@ def _bare_or_none(etag: object) -> str | None:
     return bare_etag(etag) or None
 
 
+def _checksums(resp: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "checksum_crc32c": resp.get("ChecksumCRC32C"),
+        "checksum_crc64nvme": resp.get("ChecksumCRC64NVME"),
+        "checksum_sha256": resp.get("ChecksumSHA256"),
+        "checksum_crc32": resp.get("ChecksumCRC32"),
+        "checksum_type": resp.get("ChecksumType"),
+    }
+
+
 def stored_answer(resp: dict[str, Any]) -> Stored:
     """What a PutObject, UploadPart or CompleteMultipartUpload answer says was stored."""
-    return Stored(_bare_or_none(resp.get("ETag")), resp.get("ChecksumCRC32C"))
+    return Stored(etag=_bare_or_none(resp.get("ETag")), **_checksums(resp))
 
 
 def object_info(resp: dict[str, Any]) -> ObjectInfo:
     """What a HeadObject answer says of the object."""
     return ObjectInfo(
-        size=resp.get("ContentLength"),
-        etag=_bare_or_none(resp.get("ETag")),
-        checksum_crc32c=resp.get("ChecksumCRC32C"),
-        checksum_crc32=resp.get("ChecksumCRC32"),
+        size=resp.get("ContentLength"), etag=_bare_or_none(resp.get("ETag")), **_checksums(resp)
     )
 
 
-def made_of(info: ObjectInfo | None, size: int, parts: list[Part]) -> Stored | None:
+def made_of(
+    info: ObjectInfo | None,
+    size: int,
+    parts: list[Part],
+    checksum: Checksum = DEFAULT,
+    lengths: list[int] | None = None,
+) -> Stored | None:
     """The answer a completion of ``parts`` would have given, if the object ``info`` describes
-    is made of them: same size and the same composite CRC32C, or (a store that keeps no
-    checksum) the same multipart ETag, which is the MD5 of the parts' MD5s. None otherwise."""
+    is made of them: same size and the checksum the parts make (``checksum``: composite or
+    full object, combined with the parts' ``lengths``), or (a store that reports none) the
+    same multipart ETag, which is the MD5 of the parts' MD5s. None otherwise."""
     if info is None or info.size != size:
         return None
     ordered = sorted(parts)
-    reported = info.checksum_crc32c
-    expected = composite_crc32c_b64([crc for _, _, crc in ordered])
-    if reported is not None:  # HEAD may leave out complete's "-N" suffix
-        if reported.split("-")[0] != expected.split("-")[0]:
+    values = [crc for _, _, crc in ordered]
+    if checksum.full_object and lengths is None:
+        return None  # cannot be combined without the parts' sizes: cannot tell
+    expected = checksum.multipart(values, lengths or [])
+    reported = checksum.reported(info) if expected is not None else None
+    if reported is not None and expected is not None:
+        if not checksum.same(reported, expected):
             return None
-        return Stored(info.etag, expected)
+        found = Stored(info.etag, **_stored_fields(info))
+        field = checksum.algorithm.field  # as complete answers: HEAD may leave out the "-N"
+        return dataclasses.replace(found, **{field: expected}) if field else found
     if (info.etag or "") != multipart_etag([tag for _, tag, _ in ordered]):
         return None
     return Stored(info.etag, None)
 
 
-def _echoed_checksum(resp: dict[str, Any], expected: str, what: str) -> str | None:
-    """The CRC32C the server says it stored must be ours; a mismatch is retried."""
-    got = resp.get("ChecksumCRC32C")
+def _stored_fields(info: ObjectInfo) -> dict[str, Any]:
+    return {
+        "checksum_crc32c": info.checksum_crc32c,
+        "checksum_crc64nvme": info.checksum_crc64nvme,
+        "checksum_sha256": info.checksum_sha256,
+        "checksum_crc32": info.checksum_crc32,
+        "checksum_type": info.checksum_type,
+    }
+
+
+def _echoed(checksum: Checksum, got: str | None) -> dict[str, str | None]:
+    field = checksum.algorithm.field
+    return {field: got} if field else {}
+
+
+def _echoed_checksum(resp: dict[str, Any], checksum: Checksum, value: int, what: str) -> str | None:
+    """The checksum the server says it stored must be ours; a mismatch is retried."""
+    param = checksum.algorithm.param if checksum.algorithm.s3 else None
+    if param is None:
+        return None
+    expected = checksum.algorithm.wire(value)
+    got = resp.get(param)
     if got is not None and got != expected:
         raise RemoteError(
             f"{what}: server checksum {got} != local {expected}",
@@ -138,6 +179,7 @@ class Remote:
         connect: Callable[[], Any] | None = None,
         direct: Any = None,
         endpoint: str | None = None,
+        checksum: Checksum | ChecksumSupport = DEFAULT,
     ) -> None:
         self._client = client
         self._connect = connect
@@ -158,6 +200,41 @@ class Remote:
             client.meta.endpoint_url if client is not None else endpoint or ""
         )
         self.direct = fast.direct_for(client) if client is not None else direct
+        # What the requests carry, and the probe that may fall back from it at the first one.
+        if not isinstance(checksum, ChecksumSupport):
+            checksum = ChecksumSupport(checksum)
+        self.support = checksum
+        self._head_mode = True  # HeadObject asks for checksums (x-amz-checksum-mode)
+
+    @property
+    def checksum(self) -> Checksum:
+        return self.support.current
+
+    def _checked(self, send: Callable[[Checksum], Any], create: bool, resend: bool) -> Any:
+        """``send(checksum)`` with the checksum in effect; while the store's answer to checksum
+        headers is unknown, a refusal is tried again with the fallback: here when ``resend``
+        (no body, or bytes), else by the caller's retry (which computes the fallback's value:
+        a file's body is read once, while it is sent)."""
+        while True:
+            checksum = self.support.current
+            algorithm = checksum.algorithm
+            carried = algorithm.s3 is not None if create else algorithm.sends
+            try:
+                result = send(checksum)
+            except Exception as e:
+                following = self.support.refused(checksum, carried, e)
+                if following is None:
+                    raise
+                if not resend:
+                    raise RemoteError(
+                        f"the store refused the {algorithm.label} headers "
+                        f"({error_code(e)}): trying {following.label}",
+                        fatal=False,
+                        reason="checksum headers refused",
+                    ) from e
+                continue
+            self.support.accepted(checksum, carried)
+            return result
 
     @property
     def client(self) -> Any:
@@ -218,8 +295,12 @@ class Remote:
         extra = dict(extra)
         condition = extra.pop("IfNoneMatch", None)  # --no-clobber: checked at the complete
         try:
-            resp = self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C", **extra
+            resp = self._checked(
+                lambda checksum: self.client.create_multipart_upload(
+                    Bucket=self.bucket, Key=key, **checksum.create_args(), **extra
+                ),
+                create=True,
+                resend=True,
             )
         except Exception as e:
             if answer_lost(e):  # sent, no answer: the server may have opened an upload
@@ -294,30 +375,47 @@ class Remote:
     def upload_part(
         self, key: str, upload_id: str, number: int, body: BinaryIO, size: int, crc: int
     ) -> Stored:
-        expected = crc32c_b64(crc)
-        resp = self.client.upload_part(
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=body,
-            ContentLength=size,
-            ChecksumCRC32C=expected,
-        )
-        etag = bare_etag(resp["ETag"])  # a part without one cannot be completed: KeyError
-        return Stored(etag, _echoed_checksum(resp, expected, f"part {number}"))
+        def send(checksum: Checksum) -> tuple[Checksum, Any]:
+            return checksum, self.client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ContentLength=size,
+                **checksum.request_args(crc),
+            )
 
-    def complete(self, key: str, upload_id: str, parts: list[Part]) -> Stored:
-        """``parts`` is ``[(number, etag, crc32c), ...]`` in any order."""
+        sent, resp = self._checked(send, create=False, resend=False)
+        etag = bare_etag(resp["ETag"])  # a part without one cannot be completed: KeyError
+        return dataclasses.replace(
+            stored_answer(resp),
+            etag=etag,
+            **_echoed(sent, _echoed_checksum(resp, sent, crc, f"part {number}")),
+        )
+
+    def complete(
+        self, key: str, upload_id: str, parts: list[Part], lengths: list[int] | None = None
+    ) -> Stored:
+        """``parts`` is ``[(number, etag, value), ...]`` in any order (``value``: of the
+        checksum in effect); ``lengths`` their sizes by number, for a full-object checksum."""
+        checksum = self.support.current
+        ordered = sorted(parts)
         listing = [
-            {"PartNumber": n, "ETag": f'"{bare_etag(etag)}"', "ChecksumCRC32C": crc32c_b64(crc)}
-            for n, etag, crc in sorted(parts)
+            {"PartNumber": n, "ETag": f'"{bare_etag(etag)}"', **checksum.part_entry(crc)}
+            for n, etag, crc in ordered
         ]
+        whole = (
+            checksum.complete_args([crc for _, _, crc in ordered], lengths)
+            if lengths is not None and len(lengths) == len(ordered)
+            else {}
+        )
         resp = self.client.complete_multipart_upload(
             Bucket=self.bucket,
             Key=key,
             UploadId=upload_id,
             MultipartUpload={"Parts": listing},
+            **whole,
             **self._conditions.get(upload_id, {}),
         )
         if self.journal is not None:
@@ -331,27 +429,30 @@ class Remote:
         parts: list[Part],
         size: int,
         retried: bool,
+        lengths: list[int] | None = None,
     ) -> Stored:
         """Complete; on a retry, NoSuchUpload may mean the first attempt did it and only its
         answer was lost. Then the object must be exactly ours (:meth:`completed_already`),
         else the NoSuchUpload error stands."""
         try:
-            return self.complete(key, upload_id, parts)
+            return self.complete(key, upload_id, parts, lengths)
         except Exception as e:
             # With --no-clobber a lost answer's retry is told PreconditionFailed instead.
             if not retried or error_code(e) not in ("NoSuchUpload", "PreconditionFailed"):
                 raise
-            found = self.completed_already(key, size, parts)
+            found = self.completed_already(key, size, parts, lengths)
             if found is None:
                 raise
             if self.journal is not None:
                 self.journal.closed(upload_id)
             return found
 
-    def completed_already(self, key: str, size: int, parts: list[Part]) -> Stored | None:
+    def completed_already(
+        self, key: str, size: int, parts: list[Part], lengths: list[int] | None = None
+    ) -> Stored | None:
         """The answer of a complete for these parts, if the object at ``key`` is made of them
         (:func:`made_of`)."""
-        return made_of(self.head(key), size, parts)
+        return made_of(self.head(key), size, parts, self.support.current, lengths)
 
     def abort(self, key: str, upload_id: str) -> bool:
         """Abort; False when the upload was already gone (NoSuchUpload), which is not the same:
@@ -370,38 +471,54 @@ class Remote:
     def put_object(
         self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]
     ) -> Stored:
-        expected = crc32c_b64(crc)
-        if self.direct is not None and isinstance(body, bytes):
-            resp = self.direct.put(self.bucket, key, body, expected, extra)
-            if resp is not None:
-                _echoed_checksum(resp, expected, key)
-                return stored_answer(resp)
-        if "ObjectLockMode" in extra or "ObjectLockLegalHoldStatus" in extra:
-            # A locked object needs Content-MD5 or a checksum; the value header alone is
-            # refused by moto ("x-amz-sdk-checksum-algorithm header required"), as AWS words it.
-            extra = {**extra, "ChecksumAlgorithm": "CRC32C"}
-        resp = self.client.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=body,
-            ContentLength=size,
-            ChecksumCRC32C=expected,
-            **extra,
-        )
-        _echoed_checksum(resp, expected, key)
-        if self.direct is not None and isinstance(body, bytes):
-            self.direct.learn(self.bucket, key, extra, self.endpoint)
-        return stored_answer(resp)
+        """``crc``: the body's value of the checksum in effect. A bytes body refused for its
+        checksum header is sent again at once with the fallback's value."""
+        chosen = self.support.current
+
+        def send(checksum: Checksum) -> Any:
+            value = crc if checksum == chosen else checksum.algorithm.of(body)
+            if self.direct is not None and isinstance(body, bytes):
+                header = checksum.request_header(value)
+                resp = self.direct.put(self.bucket, key, body, header, extra)
+                if resp is not None:
+                    _echoed_checksum(resp, checksum, value, key)
+                    return resp
+            args = {**checksum.request_args(value), **extra}
+            if checksum.algorithm.s3 and (
+                "ObjectLockMode" in extra or "ObjectLockLegalHoldStatus" in extra
+            ):
+                # A locked object needs Content-MD5 or a checksum; the value header alone is
+                # refused by moto ("x-amz-sdk-checksum-algorithm header required"), as AWS
+                # words it.
+                args["ChecksumAlgorithm"] = checksum.algorithm.s3
+            resp = self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentLength=size, **args
+            )
+            _echoed_checksum(resp, checksum, value, key)
+            if self.direct is not None and isinstance(body, bytes):
+                self.direct.learn(self.bucket, key, extra, self.endpoint)
+            return resp
+
+        return stored_answer(self._checked(send, create=False, resend=isinstance(body, bytes)))
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def head(self, key: str) -> ObjectInfo | None:
+        # A store that refuses checksum headers may refuse x-amz-checksum-mode too.
+        mode = self._head_mode and self.support.current.algorithm.s3 is not None
         try:
-            resp = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            if mode:
+                resp = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            else:
+                resp = self.client.head_object(Bucket=self.bucket, Key=key)
         except Exception as e:
-            if error_code(e) in ("404", "NoSuchKey", "NotFound"):
+            code = error_code(e)
+            if code in ("404", "NoSuchKey", "NotFound"):
                 return None
+            if mode and code in ("400", "501"):  # a HEAD's refusal has no body, no code
+                self._head_mode = False
+                return self.head(key)
             raise
         return object_info(resp)
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from s3tui.engine.checksums import DEFAULT, Checksum
 from s3tui.engine.journal import Journal
 from s3tui.engine.remote import fast
 from s3tui.engine.remote.calls import Remote
+from s3tui.engine.remote.checksum_support import ChecksumSupport
 
 
 def open_remote(
@@ -21,9 +23,12 @@ def open_remote(
     max_connections: int,
     journal: Journal | None = None,
     quick: bool = False,
+    checksum: Checksum = DEFAULT,
+    reprobe: bool = False,
 ) -> Remote:
     """The destination. ``quick``: the job's first requests may be small PutObjects, so a
-    remembered template lets it start before botocore is imported."""
+    remembered template lets it start before botocore is imported. ``checksum``: what the
+    requests carry, unless the endpoint is remembered to refuse it (``reprobe``: probe again)."""
     templates = fast.template_cache(endpoint_url, region, profile)
 
     def connect(direct: Any = None) -> Any:
@@ -38,15 +43,23 @@ def open_remote(
             direct=direct,
         )
 
+    def support(endpoint: str) -> ChecksumSupport:
+        return ChecksumSupport(checksum, endpoint, memory=True, reprobe=reprobe)
+
     direct = fast.quick_direct(templates, profile) if quick else None
     if direct is not None:
+        endpoint = direct.endpoint or endpoint_url or ""
         return Remote(
             None,
             bucket,
             journal,
             connect=lambda: connect(direct),
             direct=direct,
-            endpoint=direct.endpoint or endpoint_url,
+            endpoint=endpoint,
+            checksum=support(endpoint),
         )
+    client = connect()
     # ``connect`` again makes a client on a fresh load of the credentials (when they expire).
-    return Remote(connect(), bucket, journal, connect=connect)
+    return Remote(
+        client, bucket, journal, connect=connect, checksum=support(client.meta.endpoint_url)
+    )

@@ -9,7 +9,10 @@ are bare (no quotes); a field the answer did not carry is None.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from s3tui.engine.checksums import Checksum
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,11 @@ class Stored:
     """What S3 says it stored: the answer of PutObject, UploadPart or CompleteMultipartUpload."""
 
     etag: str | None
-    checksum_crc32c: str | None  # as S3 writes it: base64, with ``-N`` for a multipart object
+    checksum_crc32c: str | None  # as S3 writes it: base64, with ``-N`` for a composite one
+    checksum_crc64nvme: str | None = None
+    checksum_sha256: str | None = None
+    checksum_crc32: str | None = None
+    checksum_type: str | None = None  # FULL_OBJECT or COMPOSITE, when the store says
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,9 @@ class ObjectInfo:
     etag: str | None
     checksum_crc32c: str | None
     checksum_crc32: str | None
+    checksum_crc64nvme: str | None = None
+    checksum_sha256: str | None = None
+    checksum_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,8 @@ class UploadListing:
     server_time: float
 
 
-# A part as CompleteMultipartUpload lists it: (number, bare ETag, CRC32C).
+# A part as CompleteMultipartUpload lists it: (number, bare ETag, checksum value of the store's
+# algorithm, see s3tui.engine.checksums).
 Part = tuple[int, str, int]
 
 
@@ -84,11 +95,14 @@ class S3Store(Protocol):
 
     bucket: str
     endpoint: str  # for messages: never with a URL's user:password@
+    # What the requests carry; it may change once, at the first request, to a fallback the
+    # store accepts: values are computed with the algorithm in effect when a request is made.
+    checksum: Checksum
 
     def create_multipart(
         self, key: str, extra: dict[str, Any], spool_dir: str | None = None
     ) -> str:
-        """Open a multipart upload (CRC32C checksums); returns its upload id."""
+        """Open a multipart upload (with :attr:`checksum`'s algorithm); returns its id."""
         ...
 
     def adopt(
@@ -101,18 +115,27 @@ class S3Store(Protocol):
     def upload_part(
         self, key: str, upload_id: str, number: int, body: BinaryIO, size: int, crc: int
     ) -> Stored:
-        """Store part ``number``; ``crc`` is its CRC32C, which the server verifies. The answer's
-        ETag is never None."""
+        """Store part ``number``; ``crc`` is its checksum value (:attr:`checksum`), which the
+        server verifies. The answer's ETag is never None."""
         ...
 
     def complete_or_confirm(
-        self, key: str, upload_id: str, parts: list[Part], size: int, retried: bool
+        self,
+        key: str,
+        upload_id: str,
+        parts: list[Part],
+        size: int,
+        retried: bool,
+        lengths: list[int] | None = None,
     ) -> Stored:
         """CompleteMultipartUpload; on a retry, NoSuchUpload is taken as done when the object is
-        exactly ``parts`` (:meth:`completed_already`)."""
+        exactly ``parts`` (:meth:`completed_already`). ``lengths``: the parts' sizes, by number,
+        which a full-object checksum is combined with."""
         ...
 
-    def completed_already(self, key: str, size: int, parts: list[Part]) -> Stored | None:
+    def completed_already(
+        self, key: str, size: int, parts: list[Part], lengths: list[int] | None = None
+    ) -> Stored | None:
         """What a completion of ``parts`` would have answered, if the object at ``key`` is
         made of them; None if it is not (or is missing)."""
         ...

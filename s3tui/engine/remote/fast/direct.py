@@ -50,12 +50,30 @@ _PER_REQUEST = {
     "content-length",
     "content-md5",
     "content-type",
-    "x-amz-checksum-crc32c",
     "expect",
     "amz-sdk-invocation-id",
     "amz-sdk-request",
     "transfer-encoding",
 }
+# The checksum value headers are per request too: each request carries the one of the algorithm
+# in effect (engine/checksums.py), or none. botocore's x-amz-sdk-checksum-algorithm (sent with
+# object lock options) is kept from the template but names the algorithm in effect.
+_CHECKSUM_PREFIXES = ("x-amz-checksum-",)
+_SDK_ALGORITHM = "x-amz-sdk-checksum-algorithm"
+# The answer's checksum headers, as botocore names them.
+_ANSWERED = {
+    "ChecksumCRC32C": "x-amz-checksum-crc32c",
+    "ChecksumCRC64NVME": "x-amz-checksum-crc64nvme",
+    "ChecksumSHA256": "x-amz-checksum-sha256",
+    "ChecksumCRC32": "x-amz-checksum-crc32",
+    "ChecksumType": "x-amz-checksum-type",
+}
+
+
+def _per_request(name: str) -> bool:
+    return name in _PER_REQUEST or name == "host" or name.startswith(_CHECKSUM_PREFIXES)
+
+
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -187,9 +205,7 @@ class DirectPut:
             host_header=_host_header(parts.scheme, parts.hostname or "", parts.port),
             path_prefix=parts.path[: len(parts.path) - len(tail)],
             headers=tuple(
-                (_text(k), _text(v))
-                for k, v in headers
-                if _text(k).lower() not in _PER_REQUEST and _text(k).lower() != "host"
+                (_text(k), _text(v)) for k, v in headers if not _per_request(_text(k).lower())
             ),
             region=scope.group(1),
             service=scope.group(2),
@@ -216,9 +232,15 @@ class DirectPut:
     # -- sending -------------------------------------------------------------------------------
 
     def put(
-        self, bucket: str, key: str, data: bytes, checksum: str, extra: dict[str, Any]
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        checksum: tuple[str, str] | None,
+        extra: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """Store ``data``; None when no template fits (the caller uses botocore)."""
+        """Store ``data`` with the ``checksum`` header (name, value) the server verifies, if
+        any; None when no template fits (the caller uses botocore)."""
         options = _options_key(bucket, extra)
         template = self._templates.get(options) or self._from_cache(options)
         if template is None or not _sendable(extra.get("ContentType", "")):
@@ -229,7 +251,15 @@ class DirectPut:
         if "ContentType" in extra:
             headers["Content-Type"] = extra["ContentType"]
         headers["Content-Length"] = str(len(data))
-        headers["x-amz-checksum-crc32c"] = checksum
+        if checksum is not None:
+            headers[checksum[0]] = checksum[1]
+        named = next((h for h in headers if h.lower() == _SDK_ALGORITHM), None)
+        if named is not None:
+            sends = checksum is not None and checksum[0].startswith(_CHECKSUM_PREFIXES)
+            if sends:
+                headers[named] = checksum[0].removeprefix("x-amz-checksum-").upper()
+            else:
+                del headers[named]  # Content-MD5 or nothing: no algorithm to name
         self._signer(template).sign("PUT", path, headers)
         if not template.tried:
             return self._try(options, template, path, headers, data)
@@ -274,11 +304,11 @@ class DirectPut:
 
     def _stored_locked(self, response: Any) -> dict[str, Any]:
         self.sent += 1
-        return {
-            "ETag": response.headers.get("etag"),
-            "ChecksumCRC32C": response.headers.get("x-amz-checksum-crc32c"),
-            "VersionId": response.headers.get("x-amz-version-id"),
-        }
+        answer = {"ETag": response.headers.get("etag")}
+        for name, header in _ANSWERED.items():
+            answer[name] = response.headers.get(header)
+        answer["VersionId"] = response.headers.get("x-amz-version-id")
+        return answer
 
     def _signer(self, t: _Template) -> Signer:
         """One signer per scope, so the signing key is derived once a day, not per request."""
