@@ -205,7 +205,7 @@ REFUSALS = {
     # Content-MD5 refused too, with 501 NotImplemented: no checksum, said as a warning.
     "md5-too": (
         Fault.respond(501, "NotImplemented", "not implemented"),
-        r"^(x-amz-checksum-|content-md5$)",
+        r"^(x-amz-checksum-|content-md5:)",
         "none",
     ),
 }
