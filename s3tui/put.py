@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from s3tui.errors import S3tuiError, UsageError
 
 if TYPE_CHECKING:
+    from s3tui.engine.config import UploadConfig
     from s3tui.engine.remote import Remote
     from s3tui.engine.stats import StatsFile
     from s3tui.engine.walk import Filter
@@ -216,12 +217,17 @@ def _remote(args: PutArgs, quick: bool = False) -> Remote:
             region=args.region,
             profile=args.profile,
             # Light requests (small files, heads) run up to 4 per slot.
-            max_connections=LIGHT_PER_SLOT * args.config.concurrency + 4,
+            max_connections=LIGHT_PER_SLOT * _most_in_flight(args.config) + 4,
             journal=journal,
             quick=quick,
         )
     except RemoteError as e:
         raise S3tuiError(str(e)) from None
+
+
+def _most_in_flight(cfg: UploadConfig) -> int:
+    """Slots the job may use: tuned concurrency may climb to 64."""
+    return 64 if cfg.auto_concurrency else cfg.concurrency
 
 
 def _open_stats(path: Path | None) -> StatsFile | None:

@@ -98,6 +98,8 @@ class EventKind(StrEnum):
     SLOWDOWN = "slowdown"
     INFO = "info"
     WARNING = "warning"
+    HEDGE = "hedge"  # a second copy of a straggling request went out
+    CONCURRENCY = "concurrency"  # the tuned concurrency moved, and why
     STDERR = "stderr"  # a line the command of ``put --from`` wrote to stderr (it is the reason)
 
 
@@ -149,6 +151,8 @@ class Snapshot:
     files_skipped: int = 0
     files_total: int = 0
     message: str = ""  # final result or error line
+    hedges: int = 0  # second copies of straggling requests sent
+    concurrency_why: str = ""  # why the tuned concurrency is what it is ("pinned": the user's)
 
     @property
     def parts_in_flight(self) -> int:
@@ -198,6 +202,7 @@ class Progress:
         self.gate_fn: Callable[[], tuple[int, int, bool]] = lambda: (0, 0, False)
         self.spool_fn: Callable[[], tuple[int, int, int, str]] = lambda: (0, 0, 0, "")
         self.bwlimit: float | None = None
+        self.tune_fn: Callable[[], tuple[int, str]] = lambda: (0, "")  # (hedges, why)
 
     # --- listeners ---
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -364,6 +369,11 @@ class Progress:
                 self._files[path] = _evolve(f, sent=max(0, f.sent + n))
 
     # --- reading ---
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes put on the wire so far: cheaper than a snapshot (the concurrency tuner)."""
+        return self._bytes_sent
+
     def elapsed(self) -> float:
         end = self._ended if self._ended is not None else self._clock()
         return end - self._t0
@@ -372,6 +382,7 @@ class Progress:
         concurrency, ceiling, paused = self.gate_fn()
         spool_bytes, spool_files, spool_limit, spool_dir = self.spool_fn()
         estimate = self.estimate_fn()
+        hedges, why = self.tune_fn()
         with self._lock:
             self._prune_locked()
             files = tuple(self._files.values())
@@ -416,6 +427,8 @@ class Progress:
                 files_skipped=self._file_counts[FileState.SKIPPED],
                 files_total=len(self._files),
                 message=self._message,
+                hedges=hedges,
+                concurrency_why=why,
             )
 
 

@@ -88,6 +88,13 @@ class StreamUpload(SteeredJob):
             on_record=on_record,
         )
         self._init_steering()
+        # Hedges are always worth a slot once the last part is submitted; the spool holds one
+        # chunk per request in flight, so --max-spool bounds a tuned concurrency.
+        self.transfer.tail = lambda: self.progress.phase is Phase.COMPLETING
+        self._part_size = cfg.chunk_size
+        if cfg.max_spool is not None:
+            max_spool = cfg.max_spool
+            self.transfer.spool_bound = lambda: max(1, max_spool // self._part_size)
         self._parts = PartTable()
         self._outstanding = 0
         self.spool: Spool | None = None
@@ -165,6 +172,7 @@ class StreamUpload(SteeredJob):
                 )
                 raise Stop
             size = plan.size_of(number)
+            self._part_size = size
             self.spool.limit = self.cfg.spool_limit(size, self.transfer.gate.ceiling)
             if not self.spool.reserve(size, self._stop):
                 raise Stop
@@ -224,7 +232,9 @@ class StreamUpload(SteeredJob):
         with self._cond:
             self._outstanding += 1
         self.progress.part_queued(label, size)
-        self.transfer.submit(Task(label, size, attempt, on_success, on_failure, part=number))
+        self.transfer.submit(
+            Task(label, size, attempt, on_success, on_failure, part=number, hedge=True)
+        )
 
     def _wait_parts(self) -> None:
         self.progress.set_phase(Phase.COMPLETING)
