@@ -24,6 +24,7 @@ slot would be idle otherwise. A copy takes a slot of the gate like any request, 
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -77,7 +78,7 @@ class HedgePolicy:
         if len(self._per_byte) < self.rules.min_peers:
             return None
         ordered = sorted(self._per_byte)
-        p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+        p95 = ordered[math.ceil(0.95 * len(ordered)) - 1]  # nearest rank
         return max(self.rules.min_wait, self.rules.factor * p95 * size)
 
     def allows(self, size: int, tail: bool) -> bool:
