@@ -4,8 +4,11 @@ A single connection across a continent, or through a per-flow shaper, carries a 
 link: the fixed defaults of every S3 client (aws 10, s5cmd 5, rclone 4) leave most of a fat link
 idle, while on a thin link more requests only add spool and contention. So, unless the user pins
 a number (``--concurrency N``, or ``+``/``-`` in the dashboard), the ceiling is tuned while the
-upload runs, by measurement: the aggregate rate of bytes leaving the sockets over a window at each
-setting.
+upload runs, by measurement: the aggregate rate at a setting is the median rate of the requests
+that started at it (each one's size / time, start to answer) x the requests in flight on average.
+Bytes leaving the sockets would be quicker to read but lie: each new request first fills its
+socket's send buffer (MBs on a fast path) at once, so a step up looked like a gain and the next
+window like a loss. A decision waits for ``samples`` requests begun at the setting.
 
 - **Up** while it pays: after a step up, throughput must have grown by at least half of what the
   step promised (from 8 to 16 requests: +50% of the +100%). Steps double until one does not pay
@@ -35,8 +38,8 @@ Clock = Callable[[], float]
 class TuneRules:
     low: int = 1
     high: int = 64
-    settle: float = 1.0  # after a change, seconds before measuring (new requests ramp up)
-    window: float = 1.5  # seconds of measurement per decision
+    window: float = 1.0  # at least this many seconds per decision
+    samples: int = 4  # requests begun at a setting and completed, before it is judged
     pays: float = 0.5  # a step up must bring this share of its proportional gain
     keep: float = 0.92  # a step down is kept when it carries this share of the rate
     busy: float = 0.75  # a window counts only if this share of the ceiling was in flight
@@ -67,15 +70,16 @@ class Tuner:
         self._direction = 0  # +1: last step was up, -1: down, 0: steady
         self._errors = 0
         self._probe_up = False  # at a plateau, probes alternate up and down
+        self._down_from = 0.0  # the rate where the current descent began
         self._begin(now)
 
     def _clamp(self, n: int, bound: int) -> int:
         return max(self.rules.low, min(n, self.rules.high, bound))
 
     def _begin(self, now: float) -> None:
-        """Start a measurement window: it counts from ``now`` + settle."""
-        self._measure_from = now + self.rules.settle
-        self._base: tuple[float, int] | None = None
+        """Start a measurement: requests begun from ``now`` on are its samples."""
+        self._since = now
+        self._rates: list[float] = []
         self._busy_sum = 0.0
         self._busy_samples = 0
         self._paused = False
@@ -110,25 +114,24 @@ class Tuner:
         return None if n == self.n else self._set(n, "requests failing", now, -1)
 
     # --- the measurement ---
-    def sample(self, now: float, total: int, in_flight: float, paused: bool = False) -> Move | None:
-        """``total``: bytes sent so far; ``in_flight``: requests in flight now."""
-        if now < self._measure_from:
-            return None
-        if self._base is None:
-            self._base = (now, total)
-            return None
+    def completed(self, started: float, size: int, seconds: float) -> None:
+        """A request of ``size`` bytes begun at ``started`` succeeded in ``seconds``."""
+        if started > self._since and seconds > 0:
+            self._rates.append(size / seconds)
+
+    def sample(self, now: float, in_flight: float, paused: bool = False) -> Move | None:
+        """Every fraction of a second: ``in_flight``, the requests in flight now."""
         self._paused |= paused
         self._busy_sum += in_flight
         self._busy_samples += 1
-        t0, b0 = self._base
-        if now - t0 < self.rules.window:
+        if now - self._since < self.rules.window or len(self._rates) < self.rules.samples:
             return None
-        rate = (total - b0) / (now - t0)
-        busy = self._busy_sum / max(1, self._busy_samples)
+        busy = self._busy_sum / self._busy_samples
         if self._paused or busy < self.rules.busy * self.n:
-            self._begin(now - self.rules.settle)  # no evidence: measure again at once
+            self._begin(now)  # no evidence: measure again
             return None
-        return self._decide(now, rate)
+        rates = sorted(self._rates)
+        return self._decide(now, rates[len(rates) // 2] * busy)
 
     def _decide(self, now: float, rate: float) -> Move | None:
         r = self.rules
@@ -139,11 +142,15 @@ class Tuner:
             if rate < rate0 * (1 + r.pays * promised):
                 self._fast = False
                 self._prev = prev
-                return self._set(n0, f"{self.n} in flight carried no more than {n0}", now, 0)
+                move = self._set(n0, f"{self.n} in flight carried no more than {n0}", now, 0)
+                # More did not pay: after one window to refresh the rate at n0, try fewer.
+                self._probe_up, self._steady = True, r.probe_every - 1
+                return move
             return self._up(now, f"throughput grew {rate / rate0 - 1:+.0%} with more requests")
         if prev is not None and self._direction < 0:
             n0, rate0 = prev
-            if rate < rate0 * r.keep:
+            # Against the rate where the descent began: 8% lost per step would add up.
+            if rate < max(rate0, self._down_from) * r.keep:
                 self._prev = prev
                 return self._set(n0, f"{self.n} in flight carried less than {n0}", now, 0)
             return self._down(now, f"{self.n} in flight carry as much as {n0}")
@@ -151,7 +158,7 @@ class Tuner:
         if self._fast:
             return self._up(now, "measuring: more requests")
         self._steady += 1
-        self._begin(now - r.settle)
+        self._begin(now)
         if self._steady < r.probe_every:
             return None
         self._steady = 0
@@ -165,15 +172,17 @@ class Tuner:
         n = self._clamp(bigger, self._bound)
         if n == self.n:
             self._direction = 0
-            self._begin(now - self.rules.settle)
+            self._begin(now)
             return None
         return self._set(n, why, now, +1)
 
     def _down(self, now: float, why: str) -> Move | None:
+        if self._direction >= 0 and self._prev is not None:
+            self._down_from = self._prev[1]
         n = self._clamp(min(self.n - 1, int(self.n * 0.75)), self._bound)
         if n == self.n:
             self._direction = 0
-            self._begin(now - self.rules.settle)
+            self._begin(now)
             return None
         return self._set(n, why, now, -1)
 
@@ -181,14 +190,14 @@ class Tuner:
 class AutoConcurrency:
     """Runs a :class:`Tuner` against a live transfer every ``tick`` seconds, until pinned.
 
-    ``read()`` gives (bytes sent, requests in flight, paused); ``apply(n)`` sets the ceiling;
+    ``read()`` gives (requests in flight, paused); ``apply(n)`` sets the ceiling;
     ``bound()`` what the spool allows; ``note(move)`` tells the progress model.
     """
 
     def __init__(
         self,
         start: int,
-        read: Callable[[], tuple[int, float, bool]],
+        read: Callable[[], tuple[float, bool]],
         apply: Callable[[int], None],
         bound: Callable[[], int],
         note: Callable[[Move], None],
@@ -221,6 +230,10 @@ class AutoConcurrency:
         with self._lock:
             self.pinned = True
 
+    def completed(self, started: float, size: int, seconds: float) -> None:
+        with self._lock:
+            self.tuner.completed(started, size, seconds)
+
     def slow_down(self) -> None:
         self._event(lambda now: self.tuner.slow_down(now))
 
@@ -246,7 +259,7 @@ class AutoConcurrency:
                     return
                 move = self.tuner.bound(self._bound())
                 if move is None:
-                    total, in_flight, paused = self._read()
-                    move = self.tuner.sample(self._clock(), total, in_flight, paused)
+                    in_flight, paused = self._read()
+                    move = self.tuner.sample(self._clock(), in_flight, paused)
                 if move is not None:
                     self._move(move)

@@ -369,11 +369,6 @@ class Progress:
                 self._files[path] = _evolve(f, sent=max(0, f.sent + n))
 
     # --- reading ---
-    @property
-    def bytes_sent(self) -> int:
-        """Bytes put on the wire so far: cheaper than a snapshot (the concurrency tuner)."""
-        return self._bytes_sent
-
     def elapsed(self) -> float:
         end = self._ended if self._ended is not None else self._clock()
         return end - self._t0

@@ -131,7 +131,7 @@ class Transfer:
         if self.cfg.auto_concurrency:
             self.tuner = AutoConcurrency(
                 self.cfg.concurrency,
-                read=lambda: (self.progress.bytes_sent, self.gate.active, self.gate.paused),
+                read=lambda: (self.gate.active, self.gate.paused),
                 apply=self._tune_to,
                 bound=lambda: self.spool_bound(),
                 note=self._tuned,
@@ -363,6 +363,8 @@ class Transfer:
             if task.fixed_deadline is None:
                 self.estimator.update(task.size, elapsed)
                 self.hedger.finished(task.size, elapsed)
+                if self.tuner is not None and task.size > LIGHT_BYTES:
+                    self.tuner.completed(end - elapsed, task.size, elapsed)
                 if task.size >= MIN_SAMPLE_BYTES:
                     with self._lock:
                         self._last_ok = end

@@ -13,17 +13,27 @@ TICK = 0.25
 
 
 def drive(
-    tuner: Tuner, link: Callable[[int], float], seconds: float, busy: float = 1.0, t0: float = 0.0
+    tuner: Tuner,
+    link: Callable[[int], float],
+    seconds: float,
+    busy: float = 1.0,
+    t0: float = 0.0,
+    size: int = 8 * MB,
 ) -> list[Move]:
     """Run ``tuner`` for ``seconds`` on a link whose aggregate rate at n requests is
-    ``link(n)``; ``busy``: the share of the ceiling the work keeps in flight."""
+    ``link(n)``, shared evenly; requests of ``size`` bytes, as many as ``busy`` x the ceiling."""
     moves = []
-    total = 0.0
+    flying: list[tuple[float, float]] = []  # (started, finishes)
     now = t0
     while now < t0 + seconds:
         now += TICK
-        total += link(tuner.n) * TICK
-        move = tuner.sample(now, int(total), busy * tuner.n)
+        for started, ends in [f for f in flying if f[1] <= now]:
+            flying.remove((started, ends))
+            tuner.completed(started, size, ends - started)
+        while len(flying) < int(busy * tuner.n):
+            n = tuner.n
+            flying.append((now, now + size / (link(n) / n)))
+        move = tuner.sample(now, len(flying))
         if move is not None:
             moves.append(move)
     return moves
@@ -47,11 +57,12 @@ def test_climbs_to_the_top_when_every_request_adds_its_share() -> None:
 
 def test_a_total_cap_stops_the_climb_and_fewer_requests_are_kept() -> None:
     t = Tuner(8)
-    drive(t, capped(3, 12), 120)  # 4 requests fill the link
-    assert 2 <= t.n <= 8, t.n
-    # and it stays put, probing now and then, not climbing back into contention
-    seen = [m.n for m in drive(t, capped(3, 12), 120, t0=120)]
-    assert max(seen, default=t.n) <= 10
+    moves = drive(t, capped(3, 12), 240)  # 4 requests fill the link
+    assert max(m.n for m in moves) == 16  # the one step of the slow start, undone
+    assert "carried no more than 8" in moves[1].why
+    assert 3 <= t.n <= 6, [m.n for m in moves]
+    # and it stays near there, probing now and then, not climbing back into contention
+    assert max((m.n for m in drive(t, capped(3, 12), 240, t0=240)), default=t.n) <= 8
 
 
 def test_a_step_up_that_does_not_pay_is_undone() -> None:
@@ -96,7 +107,7 @@ def test_a_pin_stops_tuning() -> None:
     clock = [0.0]
     auto = AutoConcurrency(
         8,
-        read=lambda: (0, 8.0, False),
+        read=lambda: (8.0, False),
         apply=applied.append,
         bound=lambda: 64,
         note=lambda m: None,
