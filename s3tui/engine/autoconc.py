@@ -14,8 +14,9 @@ window like a loss. A decision waits for ``samples`` requests begun at the setti
   step promised (from 8 to 16 requests: +50% of the +100%). Steps double until one does not pay
   (a slow start), then they are small (x1.25), and a plateau is probed again now and then.
 - **Down** when it does not: a step up that did not pay is undone, and a step down is taken when
-  fewer requests carry as much (within ``keep``): on a link with a total cap, fewer requests give
-  the same rate with less spool and contention.
+  fewer requests carry as much (within ``keep``), down to the start: on a link with a total cap,
+  fewer requests give the same rate with less spool and contention. Below the start only
+  SlowDown and errors take it: probes below 8 on a fast local link cost more than they found.
 - **Down at once** on a SlowDown (halved, as the gate does) and on errors (several in a window).
 - Windows where the ceiling is not used (too little work: a slow producer) say nothing and are
   skipped; so are windows with the upload paused.
@@ -62,6 +63,9 @@ class Tuner:
     def __init__(self, start: int, rules: TuneRules | None = None, now: float = 0.0) -> None:
         self.rules = rules or TuneRules()
         self.n = self._clamp(start, self.rules.high)
+        # Probes and descents stop at the start: below it, only SlowDown and errors take the
+        # number (on a fast local link every probe below 8 cost more than it could find).
+        self._start = self.n
         self.why = "start"
         self._bound = self.rules.high
         self._fast = True  # doubling until a step up does not pay
@@ -153,6 +157,9 @@ class Tuner:
             if rate < max(rate0, self._down_from) * r.keep:
                 self._prev = prev
                 return self._set(n0, f"{self.n} in flight carried less than {n0}", now, 0)
+            if self.n <= self._start:
+                self._direction = 0
+                return None
             return self._down(now, f"{self.n} in flight carry as much as {n0}")
         # steady (or the first window): probe now and then; doubling at first
         if self._fast:
@@ -163,7 +170,7 @@ class Tuner:
             return None
         self._steady = 0
         self._probe_up = not self._probe_up
-        if self._probe_up or self.n <= r.low:
+        if self._probe_up or self.n <= max(r.low, self._start):
             return self._up(now, "probing for more")
         return self._down(now, "probing for less")
 
@@ -179,7 +186,7 @@ class Tuner:
     def _down(self, now: float, why: str) -> Move | None:
         if self._direction >= 0 and self._prev is not None:
             self._down_from = self._prev[1]
-        n = self._clamp(min(self.n - 1, int(self.n * 0.75)), self._bound)
+        n = self._clamp(max(self._start, min(self.n - 1, int(self.n * 0.75))), self._bound)
         if n == self.n:
             self._direction = 0
             self._begin(now)
