@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,  # None: not given, so the config file may set it
         metavar="N",
-        help="parts in flight (default 8); files up to 1 MiB count a quarter each",
+        help="parts in flight, pinned (default: start at 8 and tune it while running, 1-64, "
+        "to what the link carries); files up to 1 MiB count a quarter each",
     )
     g.add_argument(
         "--max-spool",

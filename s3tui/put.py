@@ -16,6 +16,7 @@ from s3tui.errors import S3tuiError, UsageError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from s3tui.engine.config import UploadConfig
     from s3tui.engine.job import Result, UploadJob
     from s3tui.engine.journal import Journal
     from s3tui.engine.remote import Remote
@@ -293,7 +294,7 @@ def _remote(args: PutArgs, quick: bool = False, journal: Journal | None = None) 
             region=args.region,
             profile=args.profile,
             # Light requests (small files, heads) run up to 4 per slot.
-            max_connections=LIGHT_PER_SLOT * args.config.concurrency + 4,
+            max_connections=LIGHT_PER_SLOT * _most_in_flight(args.config) + 4,
             journal=journal,
             quick=quick,
             checksum=args.checksum,
@@ -318,6 +319,11 @@ def _check_object_lock(remote: Remote) -> None:
         raise S3tuiError(classify(e, remote.bucket, "", remote.endpoint).message) from None
     if enabled is False:
         raise S3tuiError(no_object_lock(remote.bucket))
+
+
+def _most_in_flight(cfg: UploadConfig) -> int:
+    """Slots the job may use: tuned concurrency may climb to 64."""
+    return 64 if cfg.auto_concurrency else cfg.concurrency
 
 
 def _open_stats(path: Path | None) -> StatsFile | None:

@@ -305,6 +305,8 @@ def _upload_config(ns: argparse.Namespace) -> UploadConfig:
     try:
         return UploadConfig(
             concurrency=UploadConfig.concurrency if ns.concurrency is None else ns.concurrency,
+            # Not pinned (neither the option nor the config file): tuned while running.
+            auto_concurrency=ns.concurrency is None,
             chunk_size=DEFAULT_CHUNK if chunk is None else chunk,
             max_spool=max_spool,
             spool_dir=spool_dir,

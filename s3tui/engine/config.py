@@ -165,6 +165,12 @@ class UploadConfig:
 
     # Parts in flight at once (the ceiling; SlowDown answers lower it for a while).
     concurrency: int = 8
+    # Tune the ceiling while running, starting at ``concurrency`` (engine/autoconc.py): more
+    # requests while the aggregate throughput grows with them, fewer when it does not. The
+    # CLI turns it on when --concurrency is not given; set_concurrency pins it.
+    auto_concurrency: bool = False
+    # Send a second copy of a straggling part when a slot is free (engine/hedge.py).
+    hedge: bool = True
     # First part size; parts double every 1,000 parts when the total size is unknown.
     chunk_size: int = DEFAULT_CHUNK
     # Cap on temp-disk use by spooled chunks; reading pauses when it is reached. None: two

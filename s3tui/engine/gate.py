@@ -59,6 +59,15 @@ class ConcurrencyGate:
                 self._heavy += 1
             return True
 
+    def try_acquire(self) -> bool:
+        """Take a part's slot only if one is free now and no request waits for it: what a
+        hedge (a second copy of a straggler) may use, never a slot work is waiting for."""
+        with self._cond:
+            if self._paused or self._closed or self._heavy_waiting or not self._fits(False):
+                return False
+            self._heavy += 1
+            return True
+
     def _fits(self, light: bool) -> bool:
         used = self._heavy * LIGHT_PER_SLOT + self._light  # in quarter slots
         room = self._limit * LIGHT_PER_SLOT - used

@@ -99,6 +99,8 @@ class EventKind(StrEnum):
     SLOWDOWN = "slowdown"
     INFO = "info"
     WARNING = "warning"
+    HEDGE = "hedge"  # a second copy of a straggling request went out
+    CONCURRENCY = "concurrency"  # the tuned concurrency moved, and why
     STDERR = "stderr"  # a line the command of ``put --from`` wrote to stderr (it is the reason)
     OUTAGE = "outage"  # the endpoint is unreachable (once, then once a minute), or back
 
@@ -155,6 +157,8 @@ class Snapshot:
     # Of bytes_uploaded: parts an interrupted run had stored and this one proved and kept
     # (done, never sent: throughput and ETA come from what is sent).
     bytes_reused: int = 0
+    hedges: int = 0  # second copies of straggling requests sent
+    concurrency_why: str = ""  # why the tuned concurrency is what it is ("pinned": the user's)
 
     @property
     def parts_in_flight(self) -> int:
@@ -206,6 +210,7 @@ class Progress:
         self.spool_fn: Callable[[], tuple[int, int, int, str]] = lambda: (0, 0, 0, "")
         self.bwlimit: float | None = None
         self.outage_fn: Callable[[], OutageView | None] = lambda: None
+        self.tune_fn: Callable[[], tuple[int, str]] = lambda: (0, "")  # (hedges, why)
 
     # --- listeners ---
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -390,6 +395,7 @@ class Progress:
         spool_bytes, spool_files, spool_limit, spool_dir = self.spool_fn()
         estimate = self.estimate_fn()
         outage = self.outage_fn()
+        hedges, why = self.tune_fn()
         with self._lock:
             self._prune_locked()
             files = tuple(self._files.values())
@@ -436,6 +442,8 @@ class Progress:
                 message=self._message,
                 outage=outage,
                 bytes_reused=self._bytes_reused,
+                hedges=hedges,
+                concurrency_why=why,
             )
 
 

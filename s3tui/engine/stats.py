@@ -27,6 +27,7 @@ class AttemptRecord:
     deadline_s: float
     ok: bool
     error: str | None = None
+    hedge: bool = False  # a second copy of a straggling request (engine/hedge.py)
 
     def __post_init__(self) -> None:
         if self.error:  # to the stats file and the retry log: no URL's user:password@

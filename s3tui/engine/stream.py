@@ -107,6 +107,13 @@ class StreamUpload(SteeredJob):
             endpoint=remote,
         )
         self._init_steering()
+        # Hedges are always worth a slot once the last part is submitted; the spool holds one
+        # chunk per request in flight, so --max-spool bounds a tuned concurrency.
+        self.transfer.tail = lambda: self.progress.phase is Phase.COMPLETING
+        self._part_size = cfg.chunk_size
+        if cfg.max_spool is not None:
+            max_spool = cfg.max_spool
+            self.transfer.spool_bound = lambda: max(1, max_spool // self._part_size)
         self._parts = PartTable()
         self._outstanding = 0
         self.spool: Spool | None = None
@@ -194,6 +201,7 @@ class StreamUpload(SteeredJob):
                 )
                 raise Stop
             size = resume.size_of(number) if resume is not None else plan.size_of(number)
+            self._part_size = size
             compare = resume is not None and resume.wants(number)
             # While the endpoint is unreachable nothing is read: the chunks already spooled
             # wait for it, and the producer blocks on a full pipe instead of filling the disk.
@@ -418,7 +426,9 @@ class StreamUpload(SteeredJob):
         with self._cond:
             self._outstanding += 1
         self.progress.part_queued(label, size)
-        self.transfer.submit(Task(label, size, attempt, on_success, on_failure, part=number))
+        self.transfer.submit(
+            Task(label, size, attempt, on_success, on_failure, part=number, hedge=True)
+        )
 
     def _wait_parts(self) -> None:
         self.progress.set_phase(Phase.COMPLETING)

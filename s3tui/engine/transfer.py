@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from s3tui.engine.autoconc import AutoConcurrency, Move
 from s3tui.engine.bandwidth import (
     MIN_SAMPLE_BYTES,
     BandwidthEstimator,
@@ -35,6 +36,7 @@ from s3tui.engine.bandwidth import (
 )
 from s3tui.engine.config import UploadConfig
 from s3tui.engine.gate import LIGHT_BYTES, LIGHT_PER_SLOT, ConcurrencyGate
+from s3tui.engine.hedge import Hedger, Race
 from s3tui.engine.outage import PROBE_DEADLINE, Endpoint, Outage, Step, since_text
 from s3tui.engine.progress import EventKind, Progress
 from s3tui.engine.remote import Failure, Withdrawal
@@ -72,6 +74,9 @@ class Task:
     max_attempts: int | None = None
     # What a failure of this task means, when the pool's classifier needs more (the file's key).
     classify: Callable[[BaseException], Failure] | None = None
+    # A part: a second copy may go out when it straggles (engine/hedge.py). Never a request
+    # whose repetition could change what lands (PutObject, CompleteMultipartUpload).
+    hedge: bool = False
     first_started: float = field(default=0.0)
 
 
@@ -117,10 +122,67 @@ class Transfer:
         progress.gate_fn = lambda: (self.gate.limit, self.gate.ceiling, self.gate.paused)
         progress.bwlimit = cfg.bwlimit
         progress.outage_fn = self.outage.view
+        self._init_tail()
+
+    # --- the tail: hedged stragglers (engine/hedge.py), tuned concurrency (engine/autoconc.py) ---
+    def _init_tail(self) -> None:
+        # Whether the job has submitted its last request (the stream sets its own): a hedge
+        # is always worth it then, the slot would idle otherwise.
+        self.tail: Callable[[], bool] = self._queue.empty
+        # The most requests in flight the spool allows (a stream under --max-spool sets it).
+        self.spool_bound: Callable[[], int] = lambda: 64
+        self.hedger = Hedger(
+            self.watchdog,
+            take_slot=self.gate.try_acquire,
+            release=lambda ok: self.gate.release(ok),
+            tail=lambda: self.tail(),
+            record=lambda task, attempt, elapsed, guard, ok, error: self._record(
+                task, attempt, elapsed, guard, ok, error, hedge=True
+            ),
+            note=lambda label, why: self.progress.event(
+                EventKind.HEDGE, label, reason=why, next="a second copy goes out"
+            ),
+            stop=self.stop,
+        )
+        self.hedger.enabled = self.cfg.hedge
+        self.tuner: AutoConcurrency | None = None
+        if self.cfg.auto_concurrency:
+            self.tuner = AutoConcurrency(
+                self.cfg.concurrency,
+                read=lambda: (self.gate.active, self.gate.paused),
+                apply=self._tune_to,
+                bound=lambda: self.spool_bound(),
+                note=self._tuned,
+            )
+        self.progress.tune_fn = lambda: (
+            self.hedger.count,
+            self.tuner.why if self.tuner is not None else "pinned",
+        )
+
+    def _tune_to(self, n: int) -> None:
+        self._grow(n)
+        self.gate.set_ceiling(n)
+
+    def _tuned(self, move: Move) -> None:
+        self.progress.event(
+            EventKind.CONCURRENCY, "concurrency", reason=move.why, next=f"{move.n} in flight"
+        )
+
+    def _failed_for_tuner(self, failure: Failure, guard: Guard) -> None:
+        """SlowDown and errors take concurrency down; a stall or a late answer says nothing
+        about how many requests the link carries."""
+        if self.tuner is None:
+            return
+        if failure.slowdown:
+            self.tuner.slow_down()
+        elif not guard.fired:
+            self.tuner.error()
 
     # --- pool ---
     def start(self) -> None:
         self._grow(self.cfg.concurrency)
+        if self.tuner is not None:
+            self.tuner.start()
 
     def _grow(self, n: int) -> None:
         with self._lock:
@@ -137,6 +199,9 @@ class Transfer:
         self._queue.put(task)
 
     def set_concurrency(self, n: int) -> int:
+        """The user's number (the dashboard's +/-): it pins the concurrency."""
+        if self.tuner is not None:
+            self.tuner.pin()
         n = max(1, min(n, MAX_WORKERS))
         self._grow(n)
         return self.gate.set_ceiling(n)
@@ -155,7 +220,10 @@ class Transfer:
         self.gate.close()
 
     def close(self) -> None:
-        """The job's last request is done: stop the watchdog thread."""
+        """The job's last request is done: stop the watchdog and tuning threads."""
+        if self.tuner is not None:
+            self.tuner.stop()
+        self.hedger.close()
         self.watchdog.stop()
 
     def _worker(self) -> None:
@@ -234,6 +302,7 @@ class Transfer:
                 failure = dataclasses.replace(failure, retryable=False, message=problem)
             if failure.slowdown:
                 self.gate.slow_down()
+            self._failed_for_tuner(failure, guard)
             now = time.monotonic()
             if self._deadline_grows(task, guard, elapsed, cut_before, now):
                 grown += 1
@@ -426,13 +495,19 @@ class Transfer:
                 guard.touch()
                 self.progress.part_sent(task.label, n)
 
+            race = self.hedger.enter(task, guard, attempt, seconds, stall) if task.hedge else None
+            result: Any = None
             try:
                 result = task.attempt(sent)
                 error: BaseException | None = None
             except Exception as exc:  # every failure is classified, none escapes the worker
                 error = exc
-        end = time.monotonic()
-        elapsed = end - started
+        if race is not None:  # the answer is the first copy's to succeed
+            result, error, elapsed = self._raced(race, task, attempt, guard, result, error)
+            end = time.monotonic()
+        else:
+            end = time.monotonic()
+            elapsed = end - started
         if isinstance(error, Withdrawn):
             return False, Withdrawal(False, False, "withdrawn", str(error)), guard, elapsed
         if error is None:
@@ -440,10 +515,14 @@ class Transfer:
             self._answered()
             if task.fixed_deadline is None:
                 self.estimator.update(task.size, elapsed)
+                self.hedger.finished(task.size, elapsed)
+                if self.tuner is not None and task.size > LIGHT_BYTES:
+                    self.tuner.completed(end - elapsed, task.size, elapsed)
                 if task.size >= MIN_SAMPLE_BYTES:
                     with self._lock:
                         self._last_ok = end
-            self._record(task, attempt, elapsed, guard, ok=True)
+            if race is None or not race.copy_won:
+                self._record(task, attempt, elapsed, guard, ok=True)
             self.progress.part_done(task.label)
             task.on_success(result)
             return True, None, guard, elapsed
@@ -472,6 +551,24 @@ class Transfer:
         self._record(task, attempt, elapsed, guard, ok=False, error=failure.reason)
         return False, failure, guard, elapsed
 
+    def _raced(
+        self,
+        race: Race,
+        task: Task,
+        attempt: int,
+        guard: Guard,
+        result: Any,
+        error: BaseException | None,
+    ) -> tuple[Any, BaseException | None, float]:
+        """A hedgeable attempt returned: the request's answer and time (its copy's, when the
+        copy won: then this attempt is recorded as overtaken)."""
+        elapsed = time.monotonic() - race.started  # before waiting for a copy that lost
+        result, error = self.hedger.settle(race, result, error)
+        if race.copy_won:
+            self._record(task, attempt, elapsed, guard, ok=False, error="overtaken by its hedge")
+            return result, None, race.copy_seconds
+        return result, error, elapsed
+
     def _record(
         self,
         task: Task,
@@ -480,6 +577,7 @@ class Transfer:
         guard: Guard,
         ok: bool,
         error: str | None = None,
+        hedge: bool = False,
     ) -> None:
         rec = AttemptRecord(
             label=task.label,
@@ -494,6 +592,7 @@ class Transfer:
             deadline_s=round(guard.seconds, 2),
             ok=ok,
             error=error,
+            hedge=hedge,
         )
         with self._lock:
             self.records.append(rec)

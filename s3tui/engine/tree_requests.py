@@ -122,6 +122,7 @@ class FileRequest:
             fixed_deadline=None if self.data else CONTROL_DEADLINE,
             max_attempts=PREFLIGHT_ATTEMPTS if self.req.probe else None,
             classify=lambda e: self.job.classify_for(e, key),
+            hedge=self.req.kind is RequestKind.PART,
         )
 
     def attempt(self, sent: Callable[[int], None]) -> Any:

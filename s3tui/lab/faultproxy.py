@@ -297,6 +297,8 @@ class _Conn:
         self.swallowed = 0  # bytes of answers swallowed while holding
         self.delay_next_response = False
         self.upstream_eof = False
+        self.active = False  # a request is in flight on it (counted in FaultProxy.in_flight)
+        self.body_done = False  # its last bytes are forwarded: the next answer ends it
 
 
 class FaultProxy:
@@ -304,6 +306,10 @@ class FaultProxy:
 
     `bandwidth` (bytes/s per connection, upload direction) and `latency` (seconds before each
     request is forwarded and before each response's first bytes) may be changed while running.
+    `total_bandwidth` caps the upload direction of all connections together (a link's capacity
+    that they share). `max_in_flight` is the most requests seen in flight at once: a request
+    counts from its head's arrival to the first bytes of its answer (or its connection's end),
+    a window inside the client's own, so it never counts more than the client had in flight.
     """
 
     def __init__(
@@ -314,6 +320,7 @@ class FaultProxy:
         port: int = 0,
         bandwidth: float | None = None,
         latency: float = 0.0,
+        total_bandwidth: float | None = None,
     ) -> None:
         if isinstance(upstream, str):
             parts = urlsplit(upstream if "//" in upstream else f"http://{upstream}")
@@ -327,6 +334,10 @@ class FaultProxy:
         self.port = 0
         self.bandwidth = bandwidth
         self.latency = latency
+        self.total_bandwidth = total_bandwidth
+        self._total_next = 0.0  # when the shared link is free again (total_bandwidth)
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._rules: list[Rule] = []
         self._faults: list[InjectedFault] = []
         self._requests: list[tuple[str, str]] = []
@@ -394,6 +405,34 @@ class FaultProxy:
     def requests_seen(self) -> int:
         with self._lock:
             return len(self._requests)
+
+    def reset_in_flight_max(self) -> None:
+        with self._lock:
+            self.max_in_flight = self.in_flight
+
+    def _request_began(self, conn: _Conn) -> None:
+        self._request_ended(conn)
+        with self._lock:
+            conn.active, conn.body_done = True, False
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _request_ended(self, conn: _Conn) -> None:
+        with self._lock:
+            if conn.active:
+                conn.active = False
+                self.in_flight -= 1
+
+    def _share_link(self, n: int) -> None:
+        """Wait for this connection's turn on the shared link (total_bandwidth)."""
+        total = self.total_bandwidth
+        if not total:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._total_next = max(self._total_next, now) + n / total
+            wait = self._total_next - now
+        self._sleep(wait)
 
     def wait_for_faults(self, count: int = 1, timeout: float = 10.0) -> bool:
         """Block until at least count faults were injected (True) or timeout (False)."""
@@ -581,6 +620,7 @@ class FaultProxy:
                 if head is None:
                     break
                 req = _parse_head(head)
+                self._request_began(conn)
                 fault = self._pick_fault(req.method, req.target, head.decode("latin-1"))
                 self._sleep(self.latency)
                 if fault is not None and fault.kind == "respond":
@@ -598,6 +638,7 @@ class FaultProxy:
         except (OSError, ValueError, ConnectionError):
             pass
         finally:
+            self._request_ended(conn)
             conn.hold = True
             self._close(conn.upstream)
             self._close(client)
@@ -625,6 +666,7 @@ class FaultProxy:
             # Called just before the last bytes we will forward: the server cannot answer the
             # request before that, yet an earlier "100 Continue" still reaches the client.
             conn.delay_next_response = True
+            conn.body_done = True
             if kind in ("stall", "stall_response", "lose_response", "reset"):
                 conn.hold = True
 
@@ -692,6 +734,7 @@ class FaultProxy:
             if bw:
                 next_at = max(next_at, time.monotonic()) + n / bw
                 self._sleep(next_at - time.monotonic())
+            self._share_link(n)
 
         def chunk_size() -> int:
             bw = self.bandwidth
@@ -737,6 +780,8 @@ class FaultProxy:
                     conn.swallowed += n
                     continue
                 client.sendall(mv[:n])
+                if conn.body_done:
+                    self._request_ended(conn)
         except OSError:
             pass
         conn.upstream_eof = True

@@ -88,6 +88,8 @@ def snapshot_from(
         bwlimit=state.get("bwlimit"),
         concurrency=int(state.get("concurrency", 0)),
         concurrency_ceiling=int(state.get("concurrency_ceiling", 0)),
+        concurrency_why=str(state.get("concurrency_why", "")),
+        hedges=int(state.get("hedges", 0)),
         paused=bool(state.get("paused", False)),
         spool_bytes=int(state.get("spool_bytes", 0)),
         spool_files=int(state.get("spool_files", 0)),

@@ -251,6 +251,8 @@ class Publisher:
             bwlimit=snap.bwlimit,
             concurrency=snap.concurrency,
             concurrency_ceiling=snap.concurrency_ceiling,
+            concurrency_why=snap.concurrency_why,
+            hedges=snap.hedges,
             spool_bytes=snap.spool_bytes,
             spool_files=snap.spool_files,
             spool_limit=snap.spool_limit,

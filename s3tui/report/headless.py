@@ -124,6 +124,8 @@ class HeadlessReporter:
         if ev.kind == EventKind.OUTAGE and not self.json:
             self._write(f"s3tui: {ev.reason}; {ev.next}")
             return
+        if ev.kind == EventKind.CONCURRENCY and not self.json:
+            return  # the progress line shows the number and why; a line per move is noise
         if self.json:
             self._write(
                 json.dumps(
@@ -158,8 +160,8 @@ class HeadlessReporter:
             for r in records
             if r.ok and r.success_ms is not None and (r.part is not None or r.file is not None)
         ]
-        data = summary_dict(result, times)
         snap = self.progress.snapshot()
+        data = summary_dict(result, times, snap.hedges)
         if snap.files_total:
             data.update(
                 files_total=snap.files_total,
@@ -181,6 +183,7 @@ class HeadlessReporter:
                     f"  part time p50 {data['part_ms_p50'] / 1000:.2f}s, "
                     f"p95 {data['part_ms_p95'] / 1000:.2f}s, "
                     f"max {data['part_ms_max'] / 1000:.2f}s"
+                    + (f", {snap.hedges} hedged" if snap.hedges else "")
                 )
             if result.etag or result.checksum:
                 lines.append(
@@ -264,8 +267,15 @@ def progress_line(snap: Snapshot, rate: float) -> str:
         f"s3tui: {files}read {format_size(snap.bytes_read)}  "
         f"uploaded {format_size(snap.bytes_uploaded)}{pct}  parts {parts}  "
         f"{format_rate(rate)}  est {format_rate(snap.estimate)}/req{spool}  "
-        f"retries {snap.retries}  {snap.elapsed:.0f}s{left}"
+        f"retries {snap.retries}{_concurrency(snap)}  {snap.elapsed:.0f}s{left}"
     )
+
+
+def _concurrency(snap: Snapshot) -> str:
+    """``  conc 16 (why it moved)``, and the hedges sent, once there are any."""
+    why = f" ({snap.concurrency_why})" if snap.concurrency_why else ""
+    hedges = f"  hedges {snap.hedges}" if snap.hedges else ""
+    return f"  conc {snap.concurrency_ceiling}{why}{hedges}" if snap.concurrency_ceiling else hedges
 
 
 def progress_dict(snap: Snapshot, rate: float) -> dict[str, object]:
@@ -281,6 +291,9 @@ def progress_dict(snap: Snapshot, rate: float) -> dict[str, object]:
         "spool_bytes": snap.spool_bytes,
         "spool_limit": snap.spool_limit,
         "retries": snap.retries,
+        "concurrency": snap.concurrency_ceiling,
+        "concurrency_why": snap.concurrency_why,
+        "hedges": snap.hedges,
     }
     eta = eta_seconds(snap, rate)
     if eta is not None:
@@ -302,7 +315,7 @@ def progress_dict(snap: Snapshot, rate: float) -> dict[str, object]:
     return d
 
 
-def summary_dict(result: Result, part_ms: list[float]) -> dict[str, object]:
+def summary_dict(result: Result, part_ms: list[float], hedges: int = 0) -> dict[str, object]:
     return {
         "type": "summary",
         "ok": result.ok,
@@ -313,6 +326,7 @@ def summary_dict(result: Result, part_ms: list[float]) -> dict[str, object]:
         "MBps": round(result.size / result.seconds / 1e6, 3) if result.seconds else 0.0,
         "parts": result.parts,
         "retries": result.retries,
+        "hedges": hedges,
         "etag": result.etag,
         "crc32c": result.checksum if result.checksum_algorithm == "CRC32C" else None,
         "checksum": result.checksum,

@@ -257,7 +257,7 @@ class UploadApp(App[Result]):
         current = self.frame.snapshot.concurrency_ceiling if self.frame else 1
         wanted = max(1, current + delta)
         got = self.job.set_concurrency(wanted)
-        self.notify(f"Up to {got} request{'s' if got != 1 else ''} in flight.", timeout=3)
+        self.notify(f"Up to {got} request{'s' if got != 1 else ''} in flight (pinned).", timeout=3)
         self.poll()
 
     def action_dashboard_help(self) -> None:

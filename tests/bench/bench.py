@@ -19,6 +19,11 @@ Cases (issue 6; case 5 from issue 3, cases 7-8 from issue 4):
   6  dashboard cost: s3tui --tui under a pseudo-terminal against headless, on case 1's size
   7  directory of 2,000 small files (1-64 KiB)   } run when `s3tui put DIR s3://B/P/` works;
   8  directory of 4 files of 256 MiB             } skipped with a note otherwise
+  9  wide link: every connection held to 2 MB/s with 40 ms latency, no total cap: every tool at
+     its own defaults (aws 10 requests, s5cmd 5, rclone 4, boto3 10; s3tui tunes its own), and
+     s3tui swept over fixed --concurrency values
+ 10  shared link: the same, with a total cap shared by all connections (16 MB/s): s3tui tuned
+     against s3tui at fixed --concurrency values
 
 How it measures. Every tool runs in its own process group, fed through a pipe by a separate source
 process (`cat` of a pre-generated incompressible file, or a pacing Python writer), so the source's
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import importlib.util
 import json
@@ -75,7 +81,7 @@ from s3tui.lab import Fault, FaultProxy, LocalS3  # noqa: E402
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 MB = 1_000_000
 BUCKET = "bench"
-ALL_CASES = (1, 2, 3, 4, 5, 6, 7, 8)
+ALL_CASES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 
 # The "few lines of Python" a user would write instead of a tool (default TransferConfig).
 BOTO3_SCRIPT = """\
@@ -128,13 +134,18 @@ class Settings:
     flaky_stall_p: float = 0.03
     flaky_timeout: float = 120.0
     latency: float = 0.040
+    wide_size: int = 512 * MiB  # cases 9 and 10
+    wide_bw: float = 2 * MB  # per connection
+    shared_total: float = 16 * MB  # case 10: all connections together
+    wide_sweep: tuple[int, ...] = (4, 8, 16, 32, 64)
+    shared_sweep: tuple[int, ...] = (2, 4, 8, 16, 32)
     dir_small_files: int = 2000
     dir_large_files: int = 4
     dir_large_size: int = 256 * MiB
     # More reps where a run is short and its spread is large (start-up, dashboard, small files:
     # +-15% run to run here), one for the 4 GiB stream (a peak-RSS check, ~25 s a run).
     reps: dict[int, int] = field(
-        default_factory=lambda: {1: 3, 2: 1, 3: 3, 4: 7, 5: 3, 6: 5, 7: 5, 8: 3}
+        default_factory=lambda: {1: 3, 2: 1, 3: 3, 4: 7, 5: 3, 6: 5, 7: 5, 8: 3, 9: 1, 10: 1}
     )
     settle: float = 1.0
     quick: bool = False
@@ -147,6 +158,9 @@ class Settings:
             slow_size=60 * MB,
             flaky_size=64 * MiB,
             flaky_timeout=40.0,
+            wide_size=96 * MiB,
+            wide_sweep=(8, 32),
+            shared_sweep=(4, 8),
             dir_small_files=200,
             dir_large_size=24 * MiB,
             reps=dict.fromkeys(ALL_CASES, 1),
@@ -580,7 +594,7 @@ def discover_tools(work: Path) -> list[Tool]:
                 *("--endpoint-url", ep, "--no-tui", "--spool-dir", str(work / "spool")),
             ],
             shown="s3tui put - s3://B/K --endpoint-url EP --no-tui --spool-dir TMP "
-            "(defaults: 8 MiB parts, concurrency 8)",
+            "(defaults: 8 MiB parts, concurrency tuned from 8)",
         )
     )
 
@@ -904,9 +918,13 @@ class Bench:
             env.pop(k, None)
         return env
 
-    def proxy(self, bandwidth: float | None, latency: float) -> FaultProxy:
+    def proxy(
+        self, bandwidth: float | None, latency: float, total: float | None = None
+    ) -> FaultProxy:
         assert self.server is not None
-        p = FaultProxy(self.server.endpoint_url, bandwidth=bandwidth, latency=latency).start()
+        p = FaultProxy(
+            self.server.endpoint_url, bandwidth=bandwidth, latency=latency, total_bandwidth=total
+        ).start()
         self.proxies.append(p)
         return p
 
@@ -1203,6 +1221,7 @@ class Bench:
             return run
 
         self.interleave(sec, tools, reps, one)
+        self.flaky_against_clean(sec, proxy, reps)
         mine = _med([r.mibs for r in sec.runs if r.tool == "s3tui"])
         for peer in ("aws", "s5cmd"):
             theirs = _med([r.mibs for r in sec.runs if r.tool == peer])
@@ -1213,6 +1232,124 @@ class Bench:
                     + ("met" if ok else "NOT met")
                 )
         return sec
+
+    def flaky_against_clean(self, sec: Section, proxy: FaultProxy, reps: int) -> None:
+        """s3tui on the same link with no stall, right after: its flaky time as a ratio of its
+        own clean time (the cost of the stalls), per rep and as medians."""
+        assert self.data is not None
+        s3tui = next((t for t in self.tools if t.name == "s3tui" and not t.missing), None)
+        if s3tui is None:
+            return
+        s = self.s
+        proxy.clear_rules()
+        clean = [
+            self.run_stream(
+                s3tui, rep, s.flaky_size, self.data.cat(s.flaky_size), proxy.url,
+                s.flaky_timeout, 5, label="s3tui clean link",
+            )
+            for rep in range(reps)
+        ]  # fmt: skip
+        sec.runs.extend(clean)
+        sec.order.append("s3tui clean link")
+        flaky = [r.wall for r in sec.runs if r.tool == "s3tui" and r.ok]
+        calm = [r.wall for r in clean if r.ok]
+        if flaky and calm:
+            ratio = statistics.median(flaky) / statistics.median(calm)
+            sec.notes.append(
+                f"target: s3tui flaky / clean link <= 1.3x: {statistics.median(flaky):.2f}s / "
+                f"{statistics.median(calm):.2f}s = {ratio:.2f}x -> "
+                + ("met" if ratio <= 1.3 else "NOT met")
+            )
+
+    # --- cases 9 and 10: links whose connections are held, concurrency that finds them ---
+    def at_defaults(self, t: Tool, ep: str) -> tuple[Tool, list[str]]:
+        """``t`` with no tuning of ours: its own defaults (aws without the bench's config)."""
+        key = "{key}"
+        if t.name == "aws":
+            env = {k: v for k, v in t.env.items() if k != "AWS_CONFIG_FILE"}
+            return dataclasses.replace(t, env=env), t.stream(ep, BUCKET, key)  # type: ignore[misc]
+        if t.name == "s5cmd":
+            s5 = _s5cmd_binary()
+            return t, [str(s5), "--endpoint-url", ep, "pipe", f"s3://{BUCKET}/{key}"]
+        if t.name == "rclone":
+            rc = shutil.which("rclone")
+            return t, [str(rc), "rcat", "--s3-endpoint", ep, f"bench:{BUCKET}/{key}"]
+        return t, t.stream(ep, BUCKET, key)  # type: ignore[misc]
+
+    def held_link(self, case: int, total: float | None) -> Section:
+        assert self.data is not None
+        s = self.s
+        size = s.wide_size
+        reps = s.reps_for(case)
+        sweep = s.wide_sweep if total is None else s.shared_sweep
+        cap = "no total cap" if total is None else f"{total / MB:.0f} MB/s in all"
+        sec = Section(
+            case,
+            "wide link: connections held, no total cap"
+            if total is None
+            else "shared link: connections held, a total cap",
+            f"{_size(size)} piped from `cat`, through a proxy: {s.wide_bw / MB:.0f} MB/s per "
+            f"connection, {s.latency * 1000:.0f} ms latency, {cap}; "
+            + ("every tool at its own defaults; " if total is None else "s3tui only; ")
+            + f"s3tui with no --concurrency (tuned) and at --concurrency "
+            f"{', '.join(map(str, sweep))}; {reps} rep(s) interleaved.",
+            [col_ok(), col_mibs(), col_wall(), col_cpu_gib(), col_rss()],
+        )
+        proxy = self.proxy(s.wide_bw, s.latency, total)
+        ep = proxy.url
+        tools = self.available(sec)
+        if total is not None:
+            tools = [t for t in tools if t.name == "s3tui"]
+        s3tui = next((t for t in tools if t.name == "s3tui"), None)
+        entries: list[tuple[str, Tool, list[str]]] = []
+        for t in tools:
+            tool, argv = self.at_defaults(t, ep)
+            entries.append((t.name, tool, argv))
+        if s3tui is not None:
+            base = s3tui.stream(ep, BUCKET, "{key}")  # type: ignore[misc]
+            for n in sweep:
+                entries.append((f"s3tui -c {n}", s3tui, [*base, "--concurrency", str(n)]))
+        sec.order = [name for name, _, _ in entries]
+        timeout = max(120.0, 4 * size / max(1.0, s.wide_bw))
+        for rep in range(reps):
+            k = rep % len(entries) if entries else 0
+            for name, tool, argv in entries[k:] + entries[:k]:
+                sec.runs.append(
+                    self.run_stream(
+                        tool, rep, size, self.data.cat(size), ep, timeout, case,
+                        argv=argv, label=name,
+                    )
+                )  # fmt: skip
+        for r in sec.runs:
+            if r.note:
+                sec.notes.append(f"{r.tool} rep {r.rep + 1}: {r.note}")
+        add_load_note(sec)
+        self.verdict_held(sec, total is None)
+        return sec
+
+    def verdict_held(self, sec: Section, wide: bool) -> None:
+        mib = {n: _med([r.mibs for r in sec.runs if r.tool == n]) for n in sec.order}
+        mine = mib.get("s3tui")
+        fixed = {n: v for n, v in mib.items() if n.startswith("s3tui -c") and v}
+        if not mine or not fixed:
+            return
+        best = max(fixed, key=lambda n: fixed[n] or 0)
+        share = mine / (fixed[best] or 1)
+        if wide:
+            peers = {n: v for n, v in mib.items() if not n.startswith("s3tui") and v}
+            if peers:
+                top = max(peers, key=lambda n: peers[n] or 0)
+                sec.notes.append(
+                    f"target: s3tui at defaults >= 2x the best peer at theirs ({top} "
+                    f"{peers[top]:.1f} MiB/s): {mine:.1f} = {mine / (peers[top] or 1):.2f}x -> "
+                    + ("met" if mine >= 2 * (peers[top] or 0) else "NOT met")
+                )
+        most = 0.8 if wide else 0.9
+        sec.notes.append(
+            f"target: s3tui tuned within {1 - most:.0%} of its best fixed setting ({best}, "
+            f"{fixed[best]:.1f} MiB/s): {mine:.1f} = {share:.0%} -> "
+            + ("met" if share >= most else "NOT met")
+        )
 
     def case6(self) -> Section:
         assert self.data is not None and self.server is not None
@@ -1474,6 +1611,10 @@ class Bench:
                 sec = self.case5()
             elif case == 6:
                 sec = self.case6()
+            elif case == 9:
+                sec = self.held_link(9, None)
+            elif case == 10:
+                sec = self.held_link(10, self.s.shared_total)
             else:
                 if not hasattr(self, "_dirs"):
                     self._dirs = self.s3tui_supports_dirs()
@@ -1597,7 +1738,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cases", help="comma-separated case numbers (default: all, 1-8)")
+    p.add_argument("--cases", help="comma-separated case numbers (default: all, 1-10)")
     p.add_argument(
         "--reps",
         type=int,
@@ -1608,6 +1749,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slow-size", help="stream size of case 3 (default 300MB)")
     p.add_argument("--flaky-size", help="stream size of case 5 (default 256MiB)")
     p.add_argument("--flaky-timeout", type=float, help="per-run timeout of case 5 (default 120)")
+    p.add_argument("--wide-size", help="stream size of cases 9 and 10 (default 512MiB)")
     p.add_argument("--tools", help="comma-separated subset: s3tui,aws,s5cmd,rclone,boto3")
     p.add_argument("--quick", action="store_true", help="small sizes, 1 rep: a smoke run")
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
@@ -1618,7 +1760,7 @@ def main(argv: list[str] | None = None) -> int:
     s = Settings.quick_settings() if args.quick else Settings()
     if args.reps:
         s.reps = dict.fromkeys(ALL_CASES, args.reps)
-    for attr in ("size", "big_size", "slow_size", "flaky_size"):
+    for attr in ("size", "big_size", "slow_size", "flaky_size", "wide_size"):
         if getattr(args, attr):
             setattr(s, attr, parse_size(getattr(args, attr)))
     if args.flaky_timeout:

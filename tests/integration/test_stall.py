@@ -40,6 +40,12 @@ def test_a_part_stalled_on_a_throttled_link_is_cut_in_seconds(
     assert_object_landed(s3_client, bucket, "stall", data, tmp_path / "spool")
     records = [rec for rec in read_jsonl(stats) if rec.get("part") == 6]
     failed = [rec for rec in records if not rec["ok"]]
+    if failed and failed[0]["error"] == "overtaken by its hedge":
+        # A slot was free at the end and a hedged copy won before the stall rule cut it:
+        # the stall still cost seconds, not its deadline.
+        assert len(failed) == 1 and failed[0]["total_ms"] < 3_500, records
+        assert [rec["hedge"] for rec in records if rec["ok"]] == [True], records
+        return
     assert len(failed) == 1 and failed[0]["error"] == "stalled", records
     # Cut ~1.5 s (the allowance) + up to 0.4 s (the watchdog's look) after the bytes stopped,
     # far inside its deadline; bounded generously for a loaded machine.

@@ -88,7 +88,10 @@ class SummaryPanel(Panel):
             (count(s.retries), retry_style),
             ("  concurrency ", "$text-muted"),
             f"{s.concurrency}/{s.concurrency_ceiling}",
+            (f" ({s.concurrency_why})" if s.concurrency_why else "", "$text-muted"),
         ]
+        if s.hedges:
+            pieces += [("  hedged ", "$text-muted"), count(s.hedges)]
         if s.files_total:
             pieces += [
                 ("  files ", "$text-muted"),

@@ -1,0 +1,129 @@
+"""The concurrency tuner on a fake clock, against model links: it climbs while the aggregate rate
+grows with the requests in flight, comes back when it does not, and obeys SlowDown, errors, the
+spool's bound and the user's pin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from s3tui.engine.autoconc import AutoConcurrency, Move, Tuner, TuneRules
+
+MB = 1_000_000
+TICK = 0.25
+
+
+def drive(
+    tuner: Tuner,
+    link: Callable[[int], float],
+    seconds: float,
+    busy: float = 1.0,
+    t0: float = 0.0,
+    size: int = 8 * MB,
+) -> list[Move]:
+    """Run ``tuner`` for ``seconds`` on a link whose aggregate rate at n requests is
+    ``link(n)``, shared evenly; requests of ``size`` bytes, as many as ``busy`` x the ceiling."""
+    moves = []
+    flying: list[tuple[float, float]] = []  # (started, finishes)
+    now = t0
+    while now < t0 + seconds:
+        now += TICK
+        for started, ends in [f for f in flying if f[1] <= now]:
+            flying.remove((started, ends))
+            tuner.completed(started, size, ends - started)
+        while len(flying) < int(busy * tuner.n):
+            n = tuner.n
+            flying.append((now, now + size / (link(n) / n)))
+        move = tuner.sample(now, len(flying))
+        if move is not None:
+            moves.append(move)
+    return moves
+
+
+def per_connection(mbps: float) -> Callable[[int], float]:
+    return lambda n: n * mbps * MB  # every connection held to mbps, no total cap
+
+
+def capped(mbps: float, total: float) -> Callable[[int], float]:
+    return lambda n: min(n * mbps, total) * MB
+
+
+def test_climbs_to_the_top_when_every_request_adds_its_share() -> None:
+    t = Tuner(8)
+    moves = drive(t, per_connection(3), 60)
+    assert t.n == 64
+    assert [m.n for m in moves[:3]] == [16, 32, 64]  # doubling while each step pays
+    assert "throughput grew" in moves[1].why
+
+
+def test_a_total_cap_stops_the_climb_at_the_start() -> None:
+    t = Tuner(8)
+    moves = drive(t, capped(3, 12), 240)  # 4 requests fill the link
+    assert moves[0].n == 16 and moves[1].n == 8  # the one step of the slow start, undone
+    assert "carried no more than 8" in moves[1].why
+    assert t.n in (8, 10) and min(m.n for m in moves) == 8  # probes go up, not below
+    # and it stays there, probing now and then, not climbing back into contention
+    assert max((m.n for m in drive(t, capped(3, 12), 240, t0=240)), default=t.n) <= 10
+
+
+def test_a_descent_from_above_stops_at_the_start() -> None:
+    t = Tuner(4)
+    drive(t, capped(3, 30), 400)  # 10 requests fill it: up to 16, back towards 10
+    assert 8 <= t.n <= 16, t.n
+    t2 = Tuner(8)
+    t2.slow_down(0.0)  # a SlowDown may take it below the start
+    assert t2.n == 4
+
+
+def test_a_step_up_that_does_not_pay_is_undone() -> None:
+    t = Tuner(8)
+    moves = drive(t, capped(3, 30), 20)  # 8 -> 16: 24 -> 30 MB/s, +25% for twice the requests
+    assert moves[0].n == 16
+    assert moves[1].n == 8 and "carried no more than 8" in moves[1].why
+
+
+def test_windows_without_enough_work_say_nothing() -> None:
+    t = Tuner(8)
+    assert drive(t, per_connection(3), 30, busy=0.5) == []  # half the ceiling in use
+    assert t.n == 8
+
+
+def test_slowdown_halves_and_errors_step_down() -> None:
+    t = Tuner(16)
+    move = t.slow_down(0.0)
+    assert move.n == 8 and "SlowDown" in move.why
+    assert t.error(0.1) is None  # one error is noise
+    move2 = t.error(0.2)
+    assert move2 is not None and move2.n == 6
+
+
+def test_the_spool_bound_caps_the_climb() -> None:
+    t = Tuner(8)
+    assert t.bound(4) == Move(4, "spool cap")
+    drive(t, per_connection(3), 30)
+    assert t.n == 4
+
+
+def test_limits_are_1_to_64() -> None:
+    t = Tuner(1, TuneRules())
+    for _ in range(5):
+        t.slow_down(0.0)
+    assert t.n == 1
+    assert Tuner(500).n == 64
+
+
+def test_a_pin_stops_tuning() -> None:
+    applied: list[int] = []
+    clock = [0.0]
+    auto = AutoConcurrency(
+        8,
+        read=lambda: (8.0, False),
+        apply=applied.append,
+        bound=lambda: 64,
+        note=lambda m: None,
+        clock=lambda: clock[0],
+    )
+    auto.pin()
+    auto.slow_down()
+    auto.error()
+    auto.error()
+    assert applied == [] and auto.why == "pinned"
