@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from s3tui.durations import LONGEST_WAIT, parse_duration
 from s3tui.engine.checksums import DEFAULT as DEFAULT_CHECKSUM
 from s3tui.engine.checksums import Checksum
 from s3tui.engine.redact import without_userinfo
 from s3tui.errors import UsageError
-from s3tui.sizes import parse_duration, parse_size
+from s3tui.sizes import parse_size
 
 if TYPE_CHECKING:  # the config module is imported once put's arguments are checked
     from s3tui.engine.config import ObjectOptions, OptionError, UploadConfig
@@ -414,7 +415,7 @@ def _duration(value: str | None, flag: str, ns: argparse.Namespace) -> float | N
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value, bare_seconds=True, longest=LONGEST_WAIT)
     except ValueError as e:
         origin = getattr(ns, "origins", {}).get(flag.lstrip("-").replace("-", "_"))
         source = f" (from {origin})" if origin else ""

@@ -189,11 +189,11 @@ def _check(kind: str, raw: Any) -> Any:
             raise ValueError('below 64KB per second: write e.g. "5MB"')
         return str(raw)
     if kind == "duration":
-        from s3tui.sizes import parse_duration
+        from s3tui.durations import LONGEST_WAIT, parse_duration
 
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
             raise ValueError('write a duration as a string, e.g. "30m", or a number of seconds')
-        parse_duration(str(raw))
+        parse_duration(str(raw), bare_seconds=True, longest=LONGEST_WAIT)
         return str(raw)
     if not isinstance(raw, str) or not raw:
         raise ValueError("must be a non-empty string")

@@ -76,37 +76,3 @@ def format_size(n: float) -> str:
 def format_rate(bytes_per_second: float) -> str:
     """Throughput in MB/s (decimal, as network tools and ``--stats-file`` report it)."""
     return f"{bytes_per_second / 1e6:.1f} MB/s"
-
-
-_DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)")
-# Longer than any upload could wait; keeps the clock arithmetic finite.
-MAX_DURATION = 366 * 86400
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from ``"90"``, ``"45s"``, ``"30m"``, ``"1h30m"``, ``"1.5h"``, ``"2d"``.
-
-    Raises ValueError with a message that shows what is accepted.
-    """
-    t = text.strip().lower()
-    total = 0.0
-    pos = 0
-    while pos < len(t):
-        m = _DURATION_PART.match(t, pos)
-        unit = m.group(2) if m else None
-        if m is None or (unit not in _DURATION_UNITS and not (unit == "" and pos == 0)):
-            raise ValueError(
-                f"cannot parse duration {text!r}: use e.g. 90 (seconds), 45s, 30m, 1h30m or 2d"
-            )
-        if unit == "" and m.end() != len(t):
-            raise ValueError(f"cannot parse duration {text!r}: a plain number is seconds")
-        total += float(m.group(1)) * _DURATION_UNITS.get(unit, 1)
-        pos = m.end()
-        while pos < len(t) and t[pos] == " ":
-            pos += 1
-    if not t:
-        raise ValueError("empty duration: use e.g. 90 (seconds), 45s, 30m, 1h30m or 2d")
-    if total > MAX_DURATION:
-        raise ValueError(f"duration {text!r} is longer than a year")
-    return total

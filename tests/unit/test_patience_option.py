@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from s3tui.args import build_parser
+from s3tui.durations import LONGEST_WAIT, parse_duration
 from s3tui.engine.config import UploadConfig
 from s3tui.errors import UsageError
 from s3tui.put_args import PutArgs, check_put
 from s3tui.settings import apply, config_path, load
-from s3tui.sizes import parse_duration
 
 
 def _put(*argv: str) -> PutArgs:
@@ -21,13 +21,13 @@ def _put(*argv: str) -> PutArgs:
     [("90", 90), ("45s", 45), ("30m", 1800), ("1h30m", 5400), ("1.5h", 5400), ("2d", 172800)],
 )
 def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
+    assert parse_duration(text, bare_seconds=True, longest=LONGEST_WAIT) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "soon", "5x", "1h5", "-3", "400d"])
 def test_bad_durations_say_what_is_accepted(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
-        parse_duration(text)
+        parse_duration(text, bare_seconds=True, longest=LONGEST_WAIT)
 
 
 def test_the_default_suits_a_nightly_dump_and_the_option_sets_it() -> None:
@@ -37,7 +37,7 @@ def test_the_default_suits_a_nightly_dump_and_the_option_sets_it() -> None:
 
 
 def test_a_bad_patience_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match=r"--patience: cannot parse duration 'soon'"):
+    with pytest.raises(UsageError, match=r"--patience: invalid duration 'soon'"):
         _put("--no-tui", "--patience", "soon")
 
 
