@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="retention end, ISO 8601 (2027-01-31, 2027-01-31T12:00:00+01:00; no zone: UTC)",
     )
-    g.add_argument("--retain-for", metavar="N[d|w|h]", help="retention from now, e.g. 30d")
+    g.add_argument("--retain-for", metavar="SPAN", help="retention from now, e.g. 30d, 12w, 36h")
     g.add_argument("--legal-hold", action="store_true", help="put a legal hold on the object")
     g = put.add_argument_group(
         "files and directories",
@@ -334,9 +334,7 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
     )
     v.add_argument("local", metavar="LOCAL", help="a file or a directory")
     v.add_argument("dest", metavar="DEST", help="s3://BUCKET/KEY, or s3://BUCKET/prefix/")
-    v.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
-    v.add_argument("--region", help="region (default: from the AWS config, else us-east-1)")
-    v.add_argument("--profile", help="named profile from ~/.aws/config")
+    _add_endpoint(v)
     v.add_argument("--include", action="append", default=[], metavar="GLOB", help="as for put")
     v.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="as for put")
     v.add_argument("--follow-symlinks", action="store_true", help="as for put")
@@ -352,15 +350,9 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
     v.add_argument("-q", "--quiet", action="store_true", help="no progress, only the table")
 
 
-def _add_uploads(sub: argparse._SubParsersAction) -> None:
-    """``s3tui uploads ls|abort s3://BUCKET[/PREFIX]``."""
-    where = argparse.ArgumentParser(add_help=False)
-    where.add_argument(
-        "url",
-        metavar="s3://BUCKET[/PREFIX]",
-        help="the bucket, or the uploads whose key starts with PREFIX",
-    )
-    g = where.add_argument_group(
+def _add_endpoint(p: argparse.ArgumentParser) -> None:
+    """Where a command other than put talks to: the same options, the same config file."""
+    g = p.add_argument_group(
         "endpoint and credentials",
         "--endpoint-url, --region and --profile may come from the config file (--store NAME, "
         "then [defaults]), as for put",
@@ -369,6 +361,17 @@ def _add_uploads(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint")
     g.add_argument("--region", help="region (default: from the AWS config, else us-east-1)")
     g.add_argument("--profile", help="named profile from ~/.aws/config")
+
+
+def _add_uploads(sub: argparse._SubParsersAction) -> None:
+    """``s3tui uploads ls|abort s3://BUCKET[/PREFIX]``."""
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "url",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="the bucket, or the uploads whose key starts with PREFIX",
+    )
+    _add_endpoint(where)
     where.add_argument("--json", action="store_true", help="one JSON array on stdout")
 
     uploads = sub.add_parser(

@@ -363,10 +363,6 @@ def _object_options(ns: argparse.Namespace) -> ObjectOptions:
         raise _usage(e, ns) from None
 
 
-_SPAN = re.compile(r"([1-9][0-9]{0,5})([hdw])")
-_SPAN_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
-
-
 def _retention(ns: argparse.Namespace) -> tuple[str | None, datetime | None]:
     """--object-lock-mode with --retain-until DATE or --retain-for SPAN: the mode and the date
     (UTC when the date has no zone), which must lie in the future."""
@@ -381,10 +377,15 @@ def _retention(ns: argparse.Namespace) -> tuple[str | None, datetime | None]:
         return None, None
     now = datetime.now(UTC)
     if span:
-        m = _SPAN.fullmatch(span.strip().lower())
-        if m is None:
-            raise UsageError(f"--retain-for {span!r}: write a count and h, d or w, e.g. 30d")
-        until = now + timedelta(hours=int(m.group(1)) * _SPAN_HOURS[m.group(2)])
+        try:
+            seconds = parse_duration(span)
+        except ValueError:
+            raise UsageError(
+                f"--retain-for {span!r}: write a span with a unit, e.g. 30d, 12w or 36h"
+            ) from None
+        if seconds <= 0:
+            raise UsageError(f"--retain-for {span!r} is not in the future")
+        until = now + timedelta(seconds=seconds)
     elif until_text:
         try:
             until = datetime.fromisoformat(until_text.strip())

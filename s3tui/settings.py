@@ -55,7 +55,7 @@ BUILT_IN = {
     "region": "from the AWS config, else us-east-1",
     "profile": "the standard AWS credential chain",
     "chunk_size": "8MiB",
-    "concurrency": "8",
+    "concurrency": "tuned while running, from 8; a value here pins it",
     "spool_dir": "$TMPDIR if set, else the user cache dir",
     "max_spool": "two chunks per request in flight",
     "bwlimit": "unlimited",

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from s3tui.errors import S3tuiError, UsageError
 from s3tui.put_args import check_bucket, check_endpoint, check_region, parse_dest
+from s3tui.settings import apply
 from s3tui.sizes import format_size
 
 # Tried again before a file is reported as not checked: a reset or a 503 is not an answer.
@@ -32,6 +33,7 @@ def run_verify(ns: argparse.Namespace) -> int:
 
     bucket, key = parse_dest(ns.dest)
     check_bucket(bucket)
+    apply(ns)  # endpoint, region and profile from --store / [defaults], as for put
     check_region(ns.region)
     check_endpoint(ns.endpoint_url)
     if ns.local == "-":

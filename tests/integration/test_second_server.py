@@ -216,6 +216,25 @@ def test_verify_agrees_then_finds_changed_missing_and_extra(target: Target, tmp_
     assert "only in S3" in text.stdout and "not a failure" in text.stdout
 
 
+def test_verify_takes_the_endpoint_from_a_named_store(target: Target, tmp_path: Path) -> None:
+    from s3tui.settings import config_path
+
+    local = tmp_path / "one"
+    local.write_bytes(random_bytes(70_000, seed=9))
+    target.client.put_object(Bucket=target.bucket, Key="one", Body=local.read_bytes())
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'[stores.here]\nendpoint_url = "{target.endpoint}"\n')
+    r = _run(
+        s3tui_cmd("verify", str(local), f"s3://{target.bucket}/one", "--store", "here", "--json"),
+        target.env,
+        60,
+        None,
+    )
+    assert r.code == 0, r.stdout + r.stderr
+    assert _rows(r)[str(local)]["result"] == "match"
+
+
 def test_verify_an_object_without_checksums(target: Target, tmp_path: Path) -> None:
     """Another tool's multipart object with uneven parts and no checksum: a store that lists
     the part sizes lets the ETag decide, else the object is downloaded and compared."""

@@ -30,6 +30,15 @@ def test_retain_for_and_legal_hold_become_headers() -> None:
     assert opts.object_lock
 
 
+@pytest.mark.parametrize(
+    ("span", "delta"), [("36h", timedelta(hours=36)), ("1w2d", timedelta(days=9))]
+)
+def test_retain_for_reads_spans_as_other_durations_do(span: str, delta: timedelta) -> None:
+    before = datetime.now(UTC)
+    until = _options("--object-lock-mode", "GOVERNANCE", "--retain-for", span).retain_until
+    assert until is not None and delta <= until - before < delta + timedelta(minutes=5)
+
+
 def test_retain_until_takes_iso_8601_and_a_date_without_zone_is_utc() -> None:
     opts = _options("--object-lock-mode", "COMPLIANCE", "--retain-until", "2031-05-06")
     assert opts.retain_until == datetime(2031, 5, 6, tzinfo=UTC)
@@ -49,6 +58,8 @@ def test_no_lock_sends_no_lock_headers() -> None:
         (("--retain-for", "3d"), "needs --object-lock-mode"),
         (("--object-lock-mode", "GOVERNANCE"), "needs --retain-until DATE or --retain-for"),
         (("--object-lock-mode", "GOVERNANCE", "--retain-for", "3 days"), "e.g. 30d"),
+        (("--object-lock-mode", "GOVERNANCE", "--retain-for", "30"), "e.g. 30d"),
+        (("--object-lock-mode", "GOVERNANCE", "--retain-for", "0d"), "future"),
         (("--object-lock-mode", "GOVERNANCE", "--retain-until", "next week"), "ISO 8601"),
         (("--object-lock-mode", "GOVERNANCE", "--retain-until", "2001-01-01"), "future"),
         (

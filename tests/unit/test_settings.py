@@ -98,6 +98,20 @@ def test_config_show_says_where_each_value_comes_from_and_no_secret(capsys) -> N
     assert "aws-archive, minio" in out
 
 
+def test_config_show_says_concurrency_is_tuned_unless_set(capsys) -> None:
+    """What show says is what put does: no value tunes (auto_concurrency), a value pins."""
+    assert main(["config", "show"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("concurrency"))
+    assert "tuned while running" in line and "built-in" in line
+    assert _put("--no-tui").config.auto_concurrency
+    _write("[defaults]\nconcurrency = 4\n")
+    assert main(["config", "show"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("concurrency"))
+    assert "= 4" in line and "[defaults] line 2" in line
+    args = _put("--no-tui")
+    assert args.config.concurrency == 4 and not args.config.auto_concurrency
+
+
 def test_config_show_without_a_file(capsys) -> None:
     assert main(["config", "show"]) == 0
     out = capsys.readouterr().out
