@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from s3tui.engine.job import Result
+from s3tui.engine.outage import OutageView
 from s3tui.engine.progress import (
     Event,
     FileState,
@@ -103,7 +104,14 @@ def snapshot_from(
         files_skipped=int(state.get("files_skipped", 0)),
         files_total=int(state.get("files_total", 0)),
         message=state.get("message", ""),
+        outage=_outage(state.get("outage")),
     )
+
+
+def _outage(d: dict[str, Any] | None) -> OutageView | None:
+    if not d:
+        return None
+    return OutageView(float(d["since"]), float(d["next_try"]), str(d["reason"]), int(d["probes"]))
 
 
 def percent(state: dict[str, Any]) -> float | None:

@@ -27,7 +27,9 @@ def state_label(e: store.Entry, status: str) -> str:
     if status == "finished":
         r = e.result or {}
         return "done" if r.get("exit_code") == 0 else f"failed({r.get('exit_code')})"
-    return "paused" if s.get("paused") else str(s.get("phase", "running"))
+    if s.get("paused"):
+        return "paused"
+    return "unreachable" if s.get("outage") else str(s.get("phase", "running"))
 
 
 def row(e: store.Entry, now: float | None = None) -> dict[str, Any]:

@@ -262,6 +262,8 @@ class Publisher:
             files_skipped=snap.files_skipped,
             files_total=snap.files_total,
             message=without_userinfo(snap.message),
+            # Wall-clock times, so a watcher on this host reads them as they are.
+            outage=None if snap.outage is None else asdict(snap.outage),
             rate=rate,
             eta=eta_seconds(snap, rate),
             history_step=self._history.step,

@@ -89,6 +89,30 @@ def test_a_tree_publishes_its_files(tmp_path: Path) -> None:
     assert entry.result == {"exit_code": 1, "ok": False, "message": "s3tui ended without a result"}
 
 
+def test_an_outage_reaches_the_watchers_model_and_ps(tmp_path: Path) -> None:
+    """A watcher's header and `ps` say the endpoint is unreachable, as the put's own do."""
+    from s3tui.engine.outage import OutageView
+    from s3tui.live.ps import row
+
+    job = _running(stream_job())
+    job.advance(12)
+    view = OutageView(since=time.time() - 90, next_try=time.time() + 40, reason="refused", probes=3)
+    job.progress.outage_fn = lambda: view
+    pub = Publisher(job, base=tmp_path / "uploads").start()
+    try:
+        (entry,) = store.entries(tmp_path / "uploads")
+        assert snapshot_from(entry.state).outage == view
+        assert row(entry)["state"] == "unreachable"
+        job.progress.outage_fn = lambda: None
+        pub.publish()
+        entry.reload()
+        assert snapshot_from(entry.state).outage is None
+        assert row(entry)["state"] == "running"
+    finally:
+        job.cancel(130, "test over")
+        pub.finish(None)
+
+
 def test_history_is_bounded_and_keeps_the_last_sample() -> None:
     h = History(limit=10)
     for i in range(100):
