@@ -29,6 +29,7 @@ from s3tui.engine.crc import crc32c
 from s3tui.engine.remote.calls import (
     composite_crc32c_b64,
     crc32c_b64,
+    is_body,
     made_of,
     multipart_etag,
 )
@@ -164,7 +165,13 @@ class S3Double:
 
     # --- objects ---
     def put_object(
-        self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]
+        self,
+        key: str,
+        body: BinaryIO | bytes,
+        size: int,
+        crc: int,
+        extra: dict[str, Any],
+        retried: bool = False,
     ) -> Stored:
         def effect() -> Stored:
             data = _read(body)
@@ -292,6 +299,9 @@ class S3Double:
         self, key: str, size: int, parts: list[Part], lengths: list[int] | None = None
     ) -> Stored | None:
         return made_of(self.head(key), size, parts)
+
+    def put_already(self, key: str, size: int, value: int) -> bool | None:
+        return is_body(self.head(key), size, value, DEFAULT)
 
     def abort(self, key: str, upload_id: str) -> bool:
         def effect() -> bool:

@@ -469,16 +469,18 @@ class StreamUpload(SteeredJob):
         limiter = self.transfer.limiter
 
         value = crc
+        tries = 0
 
         def attempt(sent: Callable[[int], None]) -> Stored:
-            nonlocal value
+            nonlocal value, tries
             now = self.remote.checksum.algorithm
             if now is not algorithm:  # the store refused it: the fallback's value
                 value = now.of_file(str(path), 0, size)
             self._final_put = (size, value)
+            tries += 1
             with self._final_request(), FileRangeBody(path, 0, size, sent, limiter) as body:
                 args = self.options.to_s3_args()
-                return self.remote.put_object(self.key, body, size, value, args)
+                return self.remote.put_object(self.key, body, size, value, args, tries > 1)
 
         self.progress.part_queued(label, size)
         resp = self._run_sync(Task(label, size, attempt, lambda r: None, self._fail_task, part=1))
@@ -633,15 +635,7 @@ class StreamUpload(SteeredJob):
         if self._final_put is None:
             return False
         size, value = self._final_put
-        head = self.remote.head(self.key)
-        if head is None or head.size != size:
-            return False
-        checksum = self.remote.checksum
-        expected = checksum.single(value)
-        reported = checksum.reported(head) if expected is not None else None
-        if reported is None or expected is None:
-            return None
-        return checksum.same(reported, expected)
+        return self.remote.put_already(self.key, size, value)
 
 
 def _describe(e: BaseException, spool: Spool | None) -> str:

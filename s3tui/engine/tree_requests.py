@@ -202,8 +202,11 @@ def put(job: TreeJob, f: FileUpload) -> Parts:
     """A whole file in one PutObject."""
     e, args, limiter = f.entry, job._object_args(f.entry), job.transfer.limiter
     inline = e.size <= INLINE_MAX
+    tries = 0
 
     def call(sent: Callable[[int], None]) -> tuple[str | None, Stored]:
+        nonlocal tries
+        tries += 1
         checksum = job.remote.checksum
         if inline:
             # Small files go as bytes: one read serves the checksum and the body, and botocore
@@ -213,7 +216,7 @@ def put(job: TreeJob, f: FileUpload) -> Parts:
             crc = checksum.algorithm.of(data)
             if limiter is not None:
                 limiter.throttle(len(data))
-            resp = job.remote.put_object(e.key, data, len(data), crc, args)
+            resp = job.remote.put_object(e.key, data, len(data), crc, args, tries > 1)
             sent(len(data))
             # A store that refused the checksum was sent the fallback's (at once, from data).
             now = job.remote.checksum
@@ -221,7 +224,8 @@ def put(job: TreeJob, f: FileUpload) -> Parts:
         job._check_unchanged(f)
         crc = checksum.algorithm.of_file(e.path, 0, e.size)
         with open_body(e.path, 0, e.size, sent, limiter) as body:
-            return checksum.single(crc), job.remote.put_object(e.key, body, e.size, crc, args)
+            resp = job.remote.put_object(e.key, body, e.size, crc, args, tries > 1)
+            return checksum.single(crc), resp
 
     def done(result: tuple[str | None, Stored]) -> None:
         expected, stored = result

@@ -115,3 +115,51 @@ def test_an_object_that_is_not_ours_is_not_taken_for_our_upload(
     assert "multipart upload vanished" in r.stderr
     # The object is the other writer's, and ours (still open) was aborted.
     assert_object_landed(s3_client, bucket, "contested", other, tmp_path / "spool")
+
+
+def test_no_clobber_put_whose_answer_is_lost_is_confirmed_not_refused(
+    fault_proxy: FaultProxy, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """With --no-clobber, a PutObject that stored the object but lost its answer gets
+    PreconditionFailed on its retry: the object is this run's body, so the run succeeds; a
+    small stream (botocore) and a tree's small file (sent as bytes) and a bigger one."""
+    lost = fault_proxy.add_rule(
+        Fault.lose_response(), method="PUT", path=r"^/[^?]*/db\.gz$", times=1
+    )
+    data = random_bytes(1000, seed=35)
+    spool = tmp_path / "spool"
+    r = run_put(
+        data,
+        f"s3://{bucket}/db.gz",
+        "--no-clobber",
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=spool,
+    )
+    assert r.code == 0, r.stderr
+    assert lost.injected == 1
+    assert_object_landed(s3_client, bucket, "db.gz", data, spool)
+
+    src = tmp_path / "src"
+    src.mkdir()
+    small, mid = random_bytes(3000, seed=36), random_bytes(2 * MiB + 7, seed=37)
+    (src / "small.txt").write_bytes(small)
+    (src / "mid.bin").write_bytes(mid)
+    files = r"^/[^?]*/t/(small\.txt|mid\.bin)$"
+    lost = fault_proxy.add_rule(Fault.lose_response(), method="PUT", path=files, times=2)
+    r = run_put_paths(
+        str(src),
+        f"s3://{bucket}/t/",
+        "--no-clobber",
+        "--chunk-size",
+        "5MiB",
+        env=s3_env,
+        endpoint=fault_proxy.url,
+        spool=spool,
+    )
+    assert r.code == 0, r.stderr
+    assert lost.injected == 2
+    assert sha256_of_object(s3_client, bucket, "t/small.txt") == sha256_bytes(small)
+    assert sha256_of_object(s3_client, bucket, "t/mid.bin") == sha256_bytes(mid)
+    assert_no_incomplete_uploads(s3_client, bucket)
+    assert_spool_empty(spool)

@@ -114,6 +114,18 @@ def made_of(
     return Stored(info.etag, None)
 
 
+def is_body(info: ObjectInfo | None, size: int, value: int, checksum: Checksum) -> bool | None:
+    """Whether ``info`` describes the object one PutObject of ``size`` bytes whose checksum
+    had ``value`` stored; None when neither says anything to compare (no checksum)."""
+    if info is None or info.size != size:
+        return False
+    expected = checksum.single(value)
+    reported = checksum.reported(info) if expected is not None else None
+    if reported is None or expected is None:
+        return None
+    return checksum.same(reported, expected)
+
+
 def _stored_fields(info: ObjectInfo) -> dict[str, Any]:
     return {
         "checksum_crc32c": info.checksum_crc32c,
@@ -469,10 +481,45 @@ class Remote:
         return aborted
 
     def put_object(
-        self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]
+        self,
+        key: str,
+        body: BinaryIO | bytes,
+        size: int,
+        crc: int,
+        extra: dict[str, Any],
+        retried: bool = False,
     ) -> Stored:
         """``crc``: the body's value of the checksum in effect. A bytes body refused for its
-        checksum header is sent again at once with the fallback's value."""
+        checksum header is sent again at once with the fallback's value.
+
+        On a retry under --no-clobber, PreconditionFailed may mean the first attempt stored
+        the object and only its answer was lost: when the object is this body (size and
+        checksum), that is its answer; else the refusal stands."""
+        try:
+            return self._put_object(key, body, size, crc, extra)
+        except Exception as e:
+            if not retried or error_code(e) != "PreconditionFailed":
+                raise
+            found = self._put_already(key, size, crc)
+            if found is None:
+                raise
+            return found
+
+    def put_already(self, key: str, size: int, value: int) -> bool | None:
+        """Whether the object at ``key`` is the body a PutObject of ``size`` bytes with this
+        value of the checksum in effect sent; None: the store keeps nothing to compare."""
+        return is_body(self.head(key), size, value, self.support.current)
+
+    def _put_already(self, key: str, size: int, crc: int) -> Stored | None:
+        info = self.head(key)
+        if not is_body(info, size, crc, self.support.current):
+            return None
+        assert info is not None
+        return Stored(info.etag, **_stored_fields(info))
+
+    def _put_object(
+        self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]
+    ) -> Stored:
         chosen = self.support.current
 
         def send(checksum: Checksum) -> Any:

@@ -140,13 +140,27 @@ class S3Store(Protocol):
         made of them; None if it is not (or is missing)."""
         ...
 
+    def put_already(self, key: str, size: int, value: int) -> bool | None:
+        """Whether the object at ``key`` is that PutObject's body (size and the checksum in
+        effect); None: the store keeps nothing to compare."""
+        ...
+
     def abort(self, key: str, upload_id: str) -> bool:
         """Abort; False when the upload was already gone."""
         ...
 
     def put_object(
-        self, key: str, body: BinaryIO | bytes, size: int, crc: int, extra: dict[str, Any]
-    ) -> Stored: ...
+        self,
+        key: str,
+        body: BinaryIO | bytes,
+        size: int,
+        crc: int,
+        extra: dict[str, Any],
+        retried: bool = False,
+    ) -> Stored:
+        """One PutObject; ``retried``: a --no-clobber refusal may be this body's own lost
+        answer, accepted when the object is this body."""
+        ...
 
     def delete(self, key: str) -> None: ...
 
