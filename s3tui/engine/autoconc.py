@@ -15,8 +15,11 @@ window like a loss. A decision waits for ``samples`` requests begun at the setti
   above run-to-run noise) for any step. Gains short of proportional are worth taking: a link
   measured at 13.8, 24.5, 35.8, 38.6 MiB/s for 8, 16, 32, 64 requests gains +46% from 16 to 32;
   on a shared cap (12.3, 14.1, 7.3 for 8, 16, 32) the step to 32 fails all the same. Steps
-  double until one does not pay (a slow start), then they are small (x1.25), and a plateau is
-  probed again now and then.
+  double until one does not pay (a slow start), and leap x4 after a doubling that raised the
+  rate in proportion (no shared bottleneck in sight: each step costs a whole request's time, 4 s
+  for 8 MiB at 2 MB/s, so 8 -> 64 by doublings took three); a leap that does not pay falls back
+  to the doubling, judged in turn. Then steps are small (x1.25), and a plateau is probed again
+  now and then.
 - **Down** when it does not: a step up that did not pay is undone, and a step down is taken when
   fewer requests carry as much (within ``keep``), down to the start: on a link with a total cap,
   fewer requests give the same rate with less spool and contention. Below the start only
@@ -31,6 +34,7 @@ Bounded by ``low``..``high`` (1..64) and by what the spool allows (``--max-spool
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +55,7 @@ class TuneRules:
     busy: float = 0.75  # a window counts only if this share of the ceiling was in flight
     probe_every: int = 8  # windows at a steady setting before it is probed again
     errors: int = 2  # this many errors in one window take a step down
+    linear: float = 0.8  # a doubling that raised the rate x 2**linear or more is followed by x4
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class Tuner:
         self.why = "start"
         self._bound = self.rules.high
         self._fast = True  # doubling until a step up does not pay
+        self._linear = False  # the last doubling raised the rate in proportion: x4 next
         self._prev: tuple[int, float] | None = None  # (n, rate) before the last step
         self._steady = 0  # windows measured at the current setting since it was settled
         self._direction = 0  # +1: last step was up, -1: down, 0: steady
@@ -149,12 +155,17 @@ class Tuner:
             n0, rate0 = prev
             wanted = max((self.n / n0) ** r.grow, 1 + r.least)
             if rate < rate0 * wanted:
-                self._fast = False
+                self._fast = self._linear = False
                 self._prev = prev
+                half = self._clamp(n0 * 2, self._bound)
+                if n0 < half < self.n:  # a leap did not pay: the doubling may
+                    return self._set(half, f"{self.n} in flight carried too little: {half}", now, 1)
                 move = self._set(n0, f"{self.n} in flight carried no more than {n0}", now, 0)
                 # More did not pay: after one window to refresh the rate at n0, try fewer.
                 self._probe_up, self._steady = True, r.probe_every - 1
                 return move
+            # Rate in proportion to the requests: no shared bottleneck in sight yet.
+            self._linear = math.log(rate / rate0) >= r.linear * math.log(self.n / n0)
             return self._up(now, f"throughput grew {rate / rate0 - 1:+.0%} with more requests")
         if prev is not None and self._direction < 0:
             n0, rate0 = prev
@@ -180,7 +191,10 @@ class Tuner:
         return self._down(now, "probing for less")
 
     def _up(self, now: float, why: str) -> Move | None:
-        bigger = self.n * 2 if self._fast else max(self.n + 1, int(self.n * 1.25))
+        if self._fast:
+            bigger = self.n * (4 if self._linear else 2)
+        else:
+            bigger = max(self.n + 1, int(self.n * 1.25))
         n = self._clamp(bigger, self._bound)
         if n == self.n:
             self._direction = 0

@@ -1750,6 +1750,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flaky-size", help="stream size of case 5 (default 256MiB)")
     p.add_argument("--flaky-timeout", type=float, help="per-run timeout of case 5 (default 120)")
     p.add_argument("--wide-size", help="stream size of cases 9 and 10 (default 512MiB)")
+    p.add_argument(
+        "--sweep",
+        help="comma-separated fixed --concurrency values of cases 9 and 10 (default: 4,8,16,32,64 "
+        "and 2,4,8,16,32); a long --wide-size with only the best values saves an hour",
+    )
     p.add_argument("--tools", help="comma-separated subset: s3tui,aws,s5cmd,rclone,boto3")
     p.add_argument("--quick", action="store_true", help="small sizes, 1 rep: a smoke run")
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
@@ -1763,6 +1768,8 @@ def main(argv: list[str] | None = None) -> int:
     for attr in ("size", "big_size", "slow_size", "flaky_size", "wide_size"):
         if getattr(args, attr):
             setattr(s, attr, parse_size(getattr(args, attr)))
+    if args.sweep:
+        s.wide_sweep = s.shared_sweep = tuple(int(n) for n in args.sweep.split(","))
     if args.flaky_timeout:
         s.flaky_timeout = args.flaky_timeout
     args.cases_given = bool(args.cases)
