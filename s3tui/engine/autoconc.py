@@ -15,8 +15,8 @@ window like a loss. A decision waits for ``samples`` requests begun at the setti
   above run-to-run noise) for any step. Gains short of proportional are worth taking: a link
   measured at 13.8, 24.5, 35.8, 38.6 MiB/s for 8, 16, 32, 64 requests gains +46% from 16 to 32;
   on a shared cap (12.3, 14.1, 7.3 for 8, 16, 32) the step to 32 fails all the same. Steps
-  double until one does not pay (a slow start), and leap x4 after a doubling that raised the
-  rate in proportion (no shared bottleneck in sight: each step costs a whole request's time, 4 s
+  double until one does not pay (a slow start), and leap x4 after a doubling in which each
+  request kept its speed (no shared bottleneck in sight: each step costs a whole request's time, 4 s
   for 8 MiB at 2 MB/s, so 8 -> 64 by doublings took three); a leap that does not pay falls back
   to the doubling, judged in turn. Then steps are small (x1.25), and a plateau is probed again
   now and then.
@@ -34,7 +34,6 @@ Bounded by ``low``..``high`` (1..64) and by what the spool allows (``--max-spool
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -55,7 +54,8 @@ class TuneRules:
     busy: float = 0.75  # a window counts only if this share of the ceiling was in flight
     probe_every: int = 8  # windows at a steady setting before it is probed again
     errors: int = 2  # this many errors in one window take a step down
-    linear: float = 0.8  # a doubling that raised the rate x 2**linear or more is followed by x4
+    # After a doubling whose requests each kept 2**(linear - 1) (87%) of their rate: x4 next.
+    linear: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ class Tuner:
         self._bound = self.rules.high
         self._fast = True  # doubling until a step up does not pay
         self._linear = False  # the last doubling raised the rate in proportion: x4 next
-        self._prev: tuple[int, float] | None = None  # (n, rate) before the last step
+        # (n, rate, one request's rate) before the last step
+        self._prev: tuple[int, float, float] | None = None
         self._steady = 0  # windows measured at the current setting since it was settled
         self._direction = 0  # +1: last step was up, -1: down, 0: steady
         self._errors = 0
@@ -146,13 +147,14 @@ class Tuner:
             self._begin(now)  # no evidence: measure again
             return None
         rates = sorted(self._rates)
-        return self._decide(now, rates[len(rates) // 2] * busy)
+        one = rates[len(rates) // 2]
+        return self._decide(now, one * busy, one)
 
-    def _decide(self, now: float, rate: float) -> Move | None:
+    def _decide(self, now: float, rate: float, one: float) -> Move | None:
         r = self.rules
-        prev, self._prev = self._prev, (self.n, rate)
+        prev, self._prev = self._prev, (self.n, rate, one)
         if prev is not None and self._direction > 0:
-            n0, rate0 = prev
+            n0, rate0, one0 = prev
             wanted = max((self.n / n0) ** r.grow, 1 + r.least)
             if rate < rate0 * wanted:
                 self._fast = self._linear = False
@@ -164,11 +166,12 @@ class Tuner:
                 # More did not pay: after one window to refresh the rate at n0, try fewer.
                 self._probe_up, self._steady = True, r.probe_every - 1
                 return move
-            # Rate in proportion to the requests: no shared bottleneck in sight yet.
-            self._linear = math.log(rate / rate0) >= r.linear * math.log(self.n / n0)
+            # Each request as fast as before, with more of them: no shared bottleneck in sight.
+            # (The aggregate's ratio is less clear: in-flight counts average in the ramp.)
+            self._linear = one >= one0 * (self.n / n0) ** (r.linear - 1)
             return self._up(now, f"throughput grew {rate / rate0 - 1:+.0%} with more requests")
         if prev is not None and self._direction < 0:
-            n0, rate0 = prev
+            n0, rate0, _ = prev
             # Against the rate where the descent began: 8% lost per step would add up.
             if rate < max(rate0, self._down_from) * r.keep:
                 self._prev = prev
