@@ -16,10 +16,10 @@ window like a loss. A decision waits for ``samples`` requests begun at the setti
   measured at 13.8, 24.5, 35.8, 38.6 MiB/s for 8, 16, 32, 64 requests gains +46% from 16 to 32;
   on a shared cap (12.3, 14.1, 7.3 for 8, 16, 32) the step to 32 fails all the same. Steps
   double until one does not pay (a slow start), and leap x4 after a doubling in which each
-  request kept its speed (no shared bottleneck in sight: each step costs a whole request's time, 4 s
-  for 8 MiB at 2 MB/s, so 8 -> 64 by doublings took three); a leap that does not pay falls back
-  to the doubling, judged in turn. Then steps are small (x1.25), and a plateau is probed again
-  now and then.
+  request kept its speed (no shared bottleneck in sight: each step costs a whole request's
+  time, 4 s for 8 MiB at 2 MB/s, so 8 -> 64 by doublings took three); a leap that does not pay
+  falls back to the doubling, judged in turn. Then steps are small (x1.25), and a plateau is
+  probed again now and then.
 - **Down** when it does not: a step up that did not pay is undone, and a step down is taken when
   fewer requests carry as much (within ``keep``), down to the start: on a link with a total cap,
   fewer requests give the same rate with less spool and contention. Below the start only
@@ -79,7 +79,7 @@ class Tuner:
         self.why = "start"
         self._bound = self.rules.high
         self._fast = True  # doubling until a step up does not pay
-        self._linear = False  # the last doubling raised the rate in proportion: x4 next
+        self._linear = False  # the last doubling kept each request's speed: x4 next
         # (n, rate, one request's rate) before the last step
         self._prev: tuple[int, float, float] | None = None
         self._steady = 0  # windows measured at the current setting since it was settled
@@ -161,7 +161,8 @@ class Tuner:
                 self._prev = prev
                 half = self._clamp(n0 * 2, self._bound)
                 if n0 < half < self.n:  # a leap did not pay: the doubling may
-                    return self._set(half, f"{self.n} in flight carried too little: {half}", now, 1)
+                    why = f"{self.n} in flight carried too little more than {n0}: trying {half}"
+                    return self._set(half, why, now, 1)
                 move = self._set(n0, f"{self.n} in flight carried no more than {n0}", now, 0)
                 # More did not pay: after one window to refresh the rate at n0, try fewer.
                 self._probe_up, self._steady = True, r.probe_every - 1
