@@ -14,15 +14,18 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from s3tui.lab.faultproxy import Fault
 from tests.helpers import (
     MiB,
     assert_no_incomplete_uploads,
     assert_object_landed,
     assert_spool_empty,
     random_bytes,
+    sha256_bytes,
     sha256_of_object,
+    write_tree,
 )
-from tests.integration.cli_runner import run_put, s3tui_cmd
+from tests.integration.cli_runner import run_put, run_put_paths, s3tui_cmd
 from tests.integration.test_watch import _feed, _start_put, _wait_listed
 
 pytestmark = pytest.mark.timeout(120)
@@ -137,6 +140,46 @@ def test_a_stop_by_a_signal_and_a_missing_bucket_are_recorded(
     assert run.code == 1, run.stderr
     metrics = _metrics(prom)
     assert metrics["s3tui_upload_exit_code"] == ({"bucket": f"{bucket}-gone", "key": "k"}, 1)
+
+
+def test_a_tree_with_a_failed_file_says_how_many_failed(
+    fault_proxy: Any, s3_client: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One file refused (AccessDenied, not retried), the others stored: the run failed, and
+    the file says so with the count of failed files and the bytes that were stored."""
+    files = write_tree(
+        tmp_path / "src",
+        {"a.bin": random_bytes(70_000, seed=1), "b.bin": random_bytes(6 * MiB, seed=2),
+         "denied.bin": random_bytes(5000, seed=3)},
+    )  # fmt: skip
+    denied = fault_proxy.add_rule(
+        Fault.respond(403, "AccessDenied", "Access Denied"),
+        method="PUT",
+        path=r"/nightly/denied\.bin$",
+    )
+    prom = tmp_path / "textfile" / "tree.prom"
+    prom.parent.mkdir()
+    spool = tmp_path / "spool"
+    r = run_put_paths(
+        str(tmp_path / "src"), f"s3://{bucket}/nightly/", "--metrics-file", str(prom),
+        env=s3_env, endpoint=fault_proxy.url, spool=spool,
+    )  # fmt: skip
+    assert r.code == 1, r.stderr
+    assert denied.injected >= 1
+    for name in ("a.bin", "b.bin"):
+        assert sha256_of_object(s3_client, bucket, f"nightly/{name}") == sha256_bytes(files[name])
+    assert "nightly/denied.bin" not in {
+        o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    }
+    assert_no_incomplete_uploads(s3_client, bucket)
+    assert_spool_empty(spool)
+    v = _values(prom)
+    assert v["s3tui_upload_success"] == 0 and v["s3tui_upload_exit_code"] == 1
+    assert v["s3tui_upload_files_failed"] == 1
+    assert v["s3tui_upload_parts"] == 2  # the files stored, with their bytes
+    assert v["s3tui_upload_bytes"] == len(files["a.bin"]) + len(files["b.bin"])
+    assert "s3tui_upload_last_success_timestamp_seconds" not in v
+    _assert_file_is_clean(prom, s3_env)
 
 
 def test_a_usage_error_is_recorded_and_a_bad_path_refused(
